@@ -1,0 +1,1 @@
+# audit/: rules for this module (see Makefile.am).

@@ -1,0 +1,1 @@
+# cli/: rules for this module (see Makefile.am).

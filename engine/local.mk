@@ -1,0 +1,1 @@
+# engine/: rules for this module (see Makefile.am).

@@ -1,0 +1,1 @@
+# policy/: rules for this module (see Makefile.am).

@@ -1,0 +1,1 @@
+# sandbox/: rules for this module (see Makefile.am).

@@ -1,0 +1,24 @@
+# tests/: shared test data (copied from ../shared/refvectors by
+# tests/data/strip-refvec.py) and the rule that unpacks the F32 model.
+REFVEC_DATA = \
+	tests/data/REFVECTORS.md tests/data/strip-refvec.py \
+	tests/data/synth-tiny-s1-f32.gguf.xz tests/data/synth-tiny-s1-f32.json \
+	tests/data/synth-tiny-s1-q4_0.gguf tests/data/synth-tiny-s1-q4_0.json \
+	tests/data/synth-tiny-s1-q8_0.gguf tests/data/synth-tiny-s1-q8_0.json \
+	tests/data/synth-tiny-s1-q4_k_m.gguf tests/data/synth-tiny-s1-q4_k_m.json \
+	tests/data/synth-tiny-s1-q4_k_m.dequant.json \
+	tests/data/synth-tiny-s1-q5_k_m.gguf tests/data/synth-tiny-s1-q5_k_m.json \
+	tests/data/synth-tiny-s1-q5_k_m.dequant.json \
+	tests/data/synth-tiny-s1-q6_k.gguf tests/data/synth-tiny-s1-q6_k.json \
+	tests/data/synth-tiny-s1-q6_k.dequant.json \
+	tests/data/synth-tiny-s1.config.json tests/data/synth-tiny-s1.manifest.json
+EXTRA_DIST += $(REFVEC_DATA)
+
+# The F32 reference model is kept xz-compressed in the repository (it is
+# just over 10 MiB raw); tests read the unpacked copy from the build tree.
+tests/data/synth-tiny-s1-f32.gguf: tests/data/synth-tiny-s1-f32.gguf.xz
+	$(AM_V_GEN)$(MKDIR_P) tests/data && \
+	xz -dc $(srcdir)/tests/data/synth-tiny-s1-f32.gguf.xz > $@.tmp && \
+	mv $@.tmp $@
+check_DATA = tests/data/synth-tiny-s1-f32.gguf
+CLEANFILES += tests/data/synth-tiny-s1-f32.gguf
