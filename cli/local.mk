@@ -1,1 +1,6 @@
-# cli/: rules for this module (see Makefile.am).
+# cli/: the `cloister` broker command.  Each subcommand is one cmd_*.c
+# file; add it to cloister_SOURCES and to the table in cli/cloister.c.
+bin_PROGRAMS += cloister
+cloister_SOURCES = cli/cli.h cli/cloister.c
+cloister_CFLAGS = $(AM_CFLAGS)
+cloister_LDADD = libutil.a -lm

@@ -1,6 +1,6 @@
 # tests/: shared test data (copied from ../shared/refvectors by
 # tests/data/strip-refvec.py) and the rule that unpacks the F32 model.
-REFVEC_DATA = \
+REFVEC_FILES = \
 	tests/data/REFVECTORS.md tests/data/strip-refvec.py \
 	tests/data/synth-tiny-s1-f32.gguf.xz tests/data/synth-tiny-s1-f32.json \
 	tests/data/synth-tiny-s1-q4_0.gguf tests/data/synth-tiny-s1-q4_0.json \
@@ -12,7 +12,7 @@ REFVEC_DATA = \
 	tests/data/synth-tiny-s1-q6_k.gguf tests/data/synth-tiny-s1-q6_k.json \
 	tests/data/synth-tiny-s1-q6_k.dequant.json \
 	tests/data/synth-tiny-s1.config.json tests/data/synth-tiny-s1.manifest.json
-EXTRA_DIST += $(REFVEC_DATA)
+EXTRA_DIST += $(REFVEC_FILES)
 
 # The F32 reference model is kept xz-compressed in the repository (it is
 # just over 10 MiB raw); tests read the unpacked copy from the build tree.
