@@ -11,3 +11,6 @@ tests_check_store_SOURCES = tests/check_store.c
 tests_check_store_CFLAGS = $(TEST_CFLAGS) $(SQLITE_CFLAGS) $(SODIUM_CFLAGS)
 tests_check_store_LDADD = libstore.a libutil.a $(SQLITE_LIBS) \
 	$(SODIUM_LIBS) $(TEST_LIBS)
+
+dist_check_SCRIPTS += tests/store-cli.sh
+TESTS += tests/store-cli.sh

@@ -184,6 +184,18 @@ open_db(struct store *s, const uint8_t *data_key,
 	store_page_key(page_key, data_key);
 	if ((r = store_vfs_new(page_key, s->kf.file_id, &s->vfs, err)) != CL_OK)
 		goto out;
+	if (create) {
+		/* 0600 from birth; SQLite gives its journals the same mode. */
+		int fd = open(s->db_path, O_WRONLY | O_CREAT | O_EXCL |
+		    O_CLOEXEC | O_NOFOLLOW, 0600);
+
+		if (fd == -1) {
+			r = cl_errf(err, CL_EIO, "cannot create '%s': %s",
+			    s->db_path, strerror(errno));
+			goto out;
+		}
+		close(fd);
+	}
 	if (!create && access(s->db_path, F_OK) != 0) {
 		r = cl_errf(err, CL_ENOTFOUND, "database missing: '%s'",
 		    s->db_path);

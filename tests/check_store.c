@@ -729,6 +729,10 @@ kill_runs(enum store_journal journal, int runs)
 		last = mx;
 		store_close(s);
 	}
+	if (getenv("CHECK_STORE_VERBOSE") != NULL)
+		fprintf(stderr, "%s: %d kills, %lld commits survived\n",
+		    journal == STORE_JOURNAL_WAL ? "wal" : "rollback", runs,
+		    (long long)last);
 	ck_assert_int_gt(last, runs / 4);	/* the writer did write */
 }
 
