@@ -65,6 +65,13 @@ enum gguf_vtype {
  */
 const char *gguf_vtype_name(uint32_t t);
 
+/*
+ * True when s[0..n) may be a key or tensor name: well-formed UTF-8 (no
+ * overlongs, surrogates or code points above U+10FFFF) without NUL bytes
+ * (names are looked up as C strings).  Length limits are not checked.
+ */
+bool gguf_name_is_valid(const char *s, size_t n);
+
 /* An open GGUF file.  Opaque. */
 struct gguf;
 
