@@ -1381,8 +1381,14 @@ open_ref(const char *name, bool in_build)
 	char path[4096];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/tests/data/%s",
-	    top != NULL ? top : ".", name);
+	if (top != NULL)
+		snprintf(path, sizeof(path), "%s/tests/data/%s", top, name);
+	else if (in_build)
+		snprintf(path, sizeof(path), "tests/data/%s", name);
+	else	/* run by hand from the build dir: find the source tree */
+		snprintf(path, sizeof(path), "%.*stests/data/%s",
+		    (int)(strlen(__FILE__) - strlen("tests/check_gguf.c")),
+		    __FILE__, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	ck_assert_msg(fd >= 0, "cannot open %s", path);
 	ck_assert_msg(gguf_open_fd(fd, &g, &err) == CL_OK, "%s: %s", path,
