@@ -91,6 +91,9 @@ struct gguf_tensor {
  * PROT_READ; the file is never written) and parse it.  The mapping does
  * not need `fd` afterwards: the caller may close it at once.  No path is
  * ever opened, so this works inside the engine's jail on a passed fd.
+ * Sharp edge: as with any mapping, if another process truncates the file
+ * while it is mapped, touching the lost pages raises SIGBUS; model files
+ * are admin-owned and replaced by rename, never rewritten in place.
  *
  * Returns CL_OK and stores a new handle in *out (caller frees with
  * gguf_close()), or returns CL_EIO (fstat/mmap failed, not a regular

@@ -752,6 +752,81 @@ START_TEST(test_writer_rejects)
 }
 END_TEST
 
+/* A known type cloister cannot compute with is still readable. */
+START_TEST(test_noncomputable_type)
+{
+	struct gguf_writer *w;
+	struct cl_err err = CL_ERR_INIT;
+	struct cl_buf b = CL_BUF_INIT;
+	struct gguf *g;
+	uint8_t d[2 * 84];
+	const void *data[1] = { d };
+	uint64_t ne[2] = { 256, 2 };
+	const struct gguf_tensor *t;
+
+	memset(d, 0x11, sizeof(d));
+	ck_assert(!ggml_type_info(GGML_TYPE_Q2_K)->computable);
+	ck_assert_int_eq(gguf_writer_new(&w, &err), CL_OK);
+	ck_assert_int_eq(gguf_writer_add_tensor(w, "q2k", GGML_TYPE_Q2_K, 2,
+	    ne, NULL, &err), CL_OK);
+	ck_assert_uint_eq(gguf_writer_tensor_nbytes(w, 0), 168);
+	ck_assert_int_eq(gguf_writer_build(w, data, &b, &err), CL_OK);
+	gguf_writer_free(w);
+	g = open_ok(&b);
+	t = gguf_find_tensor(g, "q2k");
+	ck_assert_uint_eq(t->type, GGML_TYPE_Q2_K);
+	ck_assert_uint_eq(t->nbytes, 168);	/* 2 rows x 1 block x 84 */
+	gguf_close(g);
+	cl_buf_release(&b);
+}
+END_TEST
+
+/* The writer under allocation failure: ENOMEM, no crash, no leak. */
+START_TEST(test_writer_alloc_failures)
+{
+	uint64_t ne[2] = { 8, 2 };
+	long n;
+
+	fill_data();
+	for (n = 0; n < 1000; n++) {
+		struct cl_err err = CL_ERR_INIT;
+		struct cl_buf b = CL_BUF_INIT;
+		struct gguf_writer *w = NULL;
+		const void *data[1] = { data_tok };
+		int r;
+
+		cl_alloc_fail_after(n);
+		r = gguf_writer_new(&w, &err);
+		if (r == CL_OK)
+			r = gguf_writer_add_str(w, "a.s", "xyz", 3, &err);
+		if (r == CL_OK)
+			r = gguf_writer_add_arr_str(w, "a.t", tokens, NULL, 4,
+			    &err);
+		if (r == CL_OK)
+			r = gguf_writer_add_arr_i32(w, "a.h", heads, 6, &err);
+		if (r == CL_OK)
+			r = gguf_writer_add_tensor(w, "t", GGML_TYPE_F32, 2, ne,
+			    NULL, &err);
+		if (r == CL_OK)
+			r = gguf_writer_build(w, data, &b, &err);
+		cl_alloc_fail_after(-1);
+		if (r == CL_OK) {
+			struct gguf *g = open_ok(&b);
+
+			ck_assert_uint_eq(gguf_n_kv(g), 3);
+			gguf_close(g);
+		} else
+			ck_assert_int_eq(r, CL_ENOMEM);
+		gguf_writer_free(w);
+		cl_buf_release(&b);
+		if (r == CL_OK)
+			break;
+	}
+	ck_assert_int_gt(n, 3);
+	ck_assert_int_lt(n, 1000);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Malformed files                                                     */
 /* ------------------------------------------------------------------ */
@@ -1541,6 +1616,7 @@ gguf_suite(void)
 	tcase_add_test(tc, test_custom_alignment);
 	tcase_add_test(tc, test_stream_and_fd);
 	tcase_add_test(tc, test_writer_rejects);
+	tcase_add_test(tc, test_noncomputable_type);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("Malformed");
@@ -1558,6 +1634,7 @@ gguf_suite(void)
 	tcase_add_test(tc, test_every_truncation);
 	tcase_add_test(tc, test_random_mutations);
 	tcase_add_test(tc, test_alloc_failures);
+	tcase_add_test(tc, test_writer_alloc_failures);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("Reference");

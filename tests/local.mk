@@ -29,3 +29,5 @@ TESTS += tests/check_gguf
 tests_check_gguf_SOURCES = tests/check_gguf.c
 tests_check_gguf_CFLAGS = $(TEST_CFLAGS)
 tests_check_gguf_LDADD = libggufwrite.a libengine.a libutil.a $(TEST_LIBS)
+# libFuzzer harness for the GGUF reader: built by hand, see the file.
+EXTRA_DIST += tests/fuzz_gguf.c
