@@ -20,8 +20,8 @@
  *   aborts (CL_BUG), as does an unsupported type.
  * - Block data is little endian (GGUF is); cloister builds only for
  *   little-endian hosts.  A block pointer must be aligned for its struct
- *   (2 bytes for the storage types, 4 for Q8_K); the GGUF reader enforces
- *   a data alignment of at least 32.
+ *   (2 bytes for the storage types, 4 for Q8_K); the GGUF reader only
+ *   accepts data alignments that are multiples of 8.
  * - All functions are thread-safe: they touch only their arguments.
  */
 #ifndef CLOISTER_QUANT_H
