@@ -12,3 +12,7 @@ libengine_a_SOURCES += engine/gguf.c
 noinst_LIBRARIES += libggufwrite.a
 libggufwrite_a_SOURCES = engine/gguf_write.h
 libggufwrite_a_SOURCES += engine/gguf_write.c
+
+# Tokenizer (byte-level BPE, chat template, streaming decoder).
+libengine_a_SOURCES += engine/tokenizer.h engine/tokenizer.c engine/unicode.h engine/unicode_tables.c
+EXTRA_DIST += scripts/gen-unicode-tables.py
