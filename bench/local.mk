@@ -21,3 +21,10 @@ CLEANFILES += $(STORE_BENCH_BINS)
 
 bench: $(STORE_BENCH_BINS)
 .PHONY: bench
+
+# The engine in-process (no jail), in the manner of llama-bench.
+EXTRA_PROGRAMS += bench/engine_bench
+bench_engine_bench_SOURCES = bench/engine_bench.c
+bench_engine_bench_LDADD = libengine.a libutil.a -lm
+CLEANFILES += bench/engine_bench
+bench: bench/engine_bench

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "engine/gguf.h"
 #include "util/util.h"
 
 #define FRAGILE_MARGIN	1e-3
@@ -541,6 +542,152 @@ START_TEST(test_sampler)
 }
 END_TEST
 
+
+/* ------------------------------------------------------------------ */
+/* Hostile models: valid GGUF containers whose contents are wrong.    */
+
+static char *
+read_model(const char *type, size_t *len)
+{
+	struct cl_err err = CL_ERR_INIT;
+	char path[4096], *buf;
+	int fd;
+
+	model_path(path, sizeof(path), type);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(cl_read_all(fd, 64u << 20, &buf, len, &err), CL_OK);
+	close(fd);
+	return buf;
+}
+
+/* Offset just past the first occurrence of `needle` (a key or name). */
+static size_t
+find_after(const char *buf, size_t len, const char *needle)
+{
+	size_t n = strlen(needle), i;
+
+	for (i = 0; i + n <= len; i++) {
+		if (memcmp(buf + i, needle, n) == 0)
+			return i + n;
+	}
+	ck_abort_msg("'%s' not in the model", needle);
+	return 0;
+}
+
+static void
+put_u32(char *p, uint32_t v)
+{
+	memcpy(p, &v, 4);	/* little-endian host, as GGUF */
+}
+
+/* Load a mutated image through a memfd; expect failure mentioning `want`. */
+static void
+expect_load_error(const char *buf, size_t len, int code, const char *want)
+{
+	struct cl_err err = CL_ERR_INIT;
+	struct engine_model *m = NULL;
+	char path[] = "/tmp/cl-hostile-XXXXXX";
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	ck_assert_int_eq(cl_write_all(fd, buf, len, &err), CL_OK);
+	ck_assert_int_eq(engine_model_load(fd, NULL, &m, &err), code);
+	ck_assert_ptr_null(m);
+	ck_assert_msg(strstr(err.msg, want) != NULL,
+	    "error '%s' does not mention '%s'", err.msg, want);
+	close(fd);
+}
+
+START_TEST(test_hostile_models)
+{
+	size_t len, off;
+	char *orig = read_model("q4_0", &len), *b = cl_malloc(len);
+	int32_t one = 1;
+
+	ck_assert_ptr_nonnull(b);
+#define FRESH() memcpy(b, orig, len)
+	/* An architecture cloister does not run. */
+	FRESH();
+	off = find_after(b, len, "general.architecture");
+	off = find_after(b, len, "lfm2moe") - 7;
+	memcpy(b + off, "lfm3moe", 7);
+	expect_load_error(b, len, CL_EUNSUPPORTED, "lfm3moe");
+
+	/* More layers than the file has tensors for. */
+	FRESH();
+	off = find_after(b, len, "lfm2moe.block_count");
+	put_u32(b + off + 4, 7);
+	expect_load_error(b, len, CL_EFORMAT, "head_count_kv");
+
+	/* Fewer layers: the per-layer array no longer matches. */
+	FRESH();
+	off = find_after(b, len, "lfm2moe.block_count");
+	put_u32(b + off + 4, 0);
+	expect_load_error(b, len, CL_EFORMAT, "block_count");
+
+	/* A head count that does not divide the embedding. */
+	FRESH();
+	off = find_after(b, len, "lfm2moe.attention.head_count");
+	put_u32(b + off + 4, 3);
+	expect_load_error(b, len, CL_EFORMAT, "head_count");
+
+	/* Layer 0 claims attention: its attention tensors are missing. */
+	FRESH();
+	off = find_after(b, len, "lfm2moe.attention.head_count_kv");
+	/* u32 ARRAY tag, u32 element type, u64 count, then INT32s. */
+	memcpy(b + off + 16, &one, 4);
+	expect_load_error(b, len, CL_EFORMAT, "blk.0.attn_q.weight");
+
+	/* More experts used than exist. */
+	FRESH();
+	off = find_after(b, len, "lfm2moe.expert_used_count");
+	put_u32(b + off + 4, 9);
+	expect_load_error(b, len, CL_EFORMAT, "expert_used_count");
+
+	/* No experts at all. */
+	FRESH();
+	off = find_after(b, len, "lfm2moe.expert_count");
+	put_u32(b + off + 4, 0);
+	expect_load_error(b, len, CL_EFORMAT, "expert_count");
+
+	/* A tokenizer that is not byte-level BPE. */
+	FRESH();
+	off = find_after(b, len, "tokenizer.ggml.model");
+	memcpy(b + find_after(b + off, len - off, "gpt2") + off - 4, "gptX",
+	    4);
+	expect_load_error(b, len, CL_EUNSUPPORTED, "gptX");
+
+	/* A required tensor renamed away. */
+	FRESH();
+	off = find_after(b, len, "blk.3.ffn_up_exps.weight");
+	b[off - 1] = 'X';
+	expect_load_error(b, len, CL_EFORMAT, "blk.3.ffn_up_exps.weight");
+
+	/* A norm weight that is not finite. */
+	FRESH();
+	{
+		struct cl_err err = CL_ERR_INIT;
+		const struct gguf_tensor *t;
+		struct gguf *g = NULL;
+		float nan_v = NAN;
+
+		ck_assert_int_eq(gguf_open_mem(b, len, &g, &err), CL_OK);
+		t = gguf_find_tensor(g, "blk.0.attn_norm.weight");
+		ck_assert_ptr_nonnull(t);
+		off = (size_t)((const char *)t->data -
+		    (const char *)gguf_base(g));
+		gguf_close(g);
+		memcpy(b + off + 8, &nan_v, 4);
+		expect_load_error(b, len, CL_EFORMAT, "not finite");
+	}
+	cl_free(b);
+	cl_free(orig);
+#undef FRESH
+}
+END_TEST
+
 static Suite *
 engine_suite(void)
 {
@@ -557,6 +704,9 @@ engine_suite(void)
 	tcase_add_test(tc, test_q5_k_m);
 	tcase_add_test(tc, test_q6_k);
 	tcase_add_test(tc, test_batch_vs_seq_and_threads);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("hostile_model");
+	tcase_add_test(tc, test_hostile_models);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("context");
 	tcase_add_test(tc, test_ctx_errors);
