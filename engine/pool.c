@@ -1,32 +1,44 @@
 /*
- * pool.c - fork-join thread pool with parked workers.
+ * pool.c - fork-join thread pool: spinning workers that park when idle.
  *
- * Workers wait on a condition variable for a new job generation, run their
- * share, and the last one to finish signals the caller.  A job is a
- * (function, argument) pair published under the mutex together with an
- * incremented generation number, so a worker can never run a job twice or
- * miss one.
+ * A job is published by storing (fn, arg) and then incrementing the
+ * generation counter; workers watch the counter.  Between the many small
+ * jobs of a forward pass a worker spins (a few hundred microseconds at
+ * most), so a job starts without a system call; after that it parks on a
+ * condition variable, so an idle engine (a user typing) costs no CPU.
+ *
+ * Lost wake-ups are impossible: the publisher increments `gen` and then
+ * reads `n_sleeping`; a worker increments `n_sleeping` (holding the mutex)
+ * and then re-reads `gen` before waiting.  Both pairs are sequentially
+ * consistent, so at least one side sees the other's write: either the
+ * worker sees the new generation and does not sleep, or the publisher sees
+ * a sleeper and broadcasts under the mutex, which the worker holds until it
+ * is waiting.
  */
 #include "config.h"
 
-#include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "engine/pool.h"
 
+/* Spin iterations before parking (each a pause instruction, ~tens of ns). */
+#define SPIN_LIMIT	(1 << 14)
+
 struct pool {
-	int		 n_threads;	/* workers + the caller */
-	pthread_t	*threads;	/* n_threads - 1 worker threads */
-	int		 n_started;	/* workers actually created */
-	pthread_mutex_t	 mu;
-	pthread_cond_t	 cv_job;	/* a new generation was published */
-	pthread_cond_t	 cv_done;	/* the last worker of a job finished */
-	unsigned long	 gen;		/* job generation counter */
-	int		 pending;	/* workers still running this job */
-	int		 stop;		/* set to end the workers */
-	pool_fn		 fn;		/* current job */
-	void		*arg;
+	int			 n_threads;	/* workers + the caller */
+	pthread_t		*threads;	/* n_threads - 1 workers */
+	int			 n_started;	/* workers actually created */
+	pool_fn			 fn;		/* current job, published by gen */
+	void			*arg;
+	atomic_ulong		 gen;		/* job generation counter */
+	atomic_int		 pending;	/* workers still running the job */
+	atomic_int		 stop;		/* set to end the workers */
+	atomic_int		 n_sleeping;	/* workers parked on cv */
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
 };
 
 struct worker_arg {
@@ -34,6 +46,41 @@ struct worker_arg {
 	int		 ith;
 };
 
+static inline void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* Wait for a generation other than `seen`; returns it (or stop). */
+static unsigned long
+wait_job(struct pool *p, unsigned long seen)
+{
+	unsigned long g;
+	int spins = 0;
+
+	for (;;) {
+		g = atomic_load(&p->gen);
+		if (g != seen || atomic_load(&p->stop))
+			return g;
+		if (++spins < SPIN_LIMIT) {
+			cpu_relax();
+			continue;
+		}
+		pthread_mutex_lock(&p->mu);
+		atomic_fetch_add(&p->n_sleeping, 1);
+		while (atomic_load(&p->gen) == seen &&
+		    !atomic_load(&p->stop))
+			pthread_cond_wait(&p->cv, &p->mu);
+		atomic_fetch_sub(&p->n_sleeping, 1);
+		pthread_mutex_unlock(&p->mu);
+		spins = 0;
+	}
+}
 
 static void *
 worker_main(void *v)
@@ -42,29 +89,14 @@ worker_main(void *v)
 	struct pool *p = wa->pool;
 	int ith = wa->ith;
 	unsigned long seen = 0;
-	pool_fn fn;
-	void *arg;
 
 	cl_free(wa);
 	for (;;) {
-		pthread_mutex_lock(&p->mu);
-		while (!p->stop && p->gen == seen)
-			pthread_cond_wait(&p->cv_job, &p->mu);
-		if (p->stop) {
-			pthread_mutex_unlock(&p->mu);
+		seen = wait_job(p, seen);
+		if (atomic_load(&p->stop))
 			return NULL;
-		}
-		seen = p->gen;
-		fn = p->fn;
-		arg = p->arg;
-		pthread_mutex_unlock(&p->mu);
-
-		fn(arg, ith, p->n_threads);
-
-		pthread_mutex_lock(&p->mu);
-		if (--p->pending == 0)
-			pthread_cond_signal(&p->cv_done);
-		pthread_mutex_unlock(&p->mu);
+		p->fn(p->arg, ith, p->n_threads);
+		atomic_fetch_sub(&p->pending, 1);
 	}
 }
 
@@ -82,9 +114,12 @@ pool_new(int n_threads, struct pool **out, struct cl_err *err)
 	if ((p = cl_calloc(1, sizeof(*p))) == NULL)
 		return cl_errf(err, CL_ENOMEM, "out of memory");
 	p->n_threads = n_threads;
+	atomic_init(&p->gen, 0);
+	atomic_init(&p->pending, 0);
+	atomic_init(&p->stop, 0);
+	atomic_init(&p->n_sleeping, 0);
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv_job, NULL);
-	pthread_cond_init(&p->cv_done, NULL);
+	pthread_cond_init(&p->cv, NULL);
 	if (n_threads > 1 &&
 	    (p->threads = cl_calloc((size_t)n_threads - 1,
 	    sizeof(*p->threads))) == NULL) {
@@ -123,13 +158,12 @@ pool_free(struct pool *p)
 	if (p == NULL)
 		return;
 	pthread_mutex_lock(&p->mu);
-	p->stop = 1;
-	pthread_cond_broadcast(&p->cv_job);
+	atomic_store(&p->stop, 1);
+	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	for (i = 0; i < p->n_started; i++)
 		pthread_join(p->threads[i], NULL);
-	pthread_cond_destroy(&p->cv_done);
-	pthread_cond_destroy(&p->cv_job);
+	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	cl_free(p->threads);
 	cl_free(p);
@@ -144,24 +178,31 @@ pool_size(const struct pool *p)
 void
 pool_run(struct pool *p, pool_fn fn, void *arg)
 {
+	unsigned spins;
+
 	if (p->n_threads == 1) {
 		fn(arg, 0, 1);
 		return;
 	}
-	pthread_mutex_lock(&p->mu);
 	p->fn = fn;
 	p->arg = arg;
-	p->pending = p->n_threads - 1;
-	p->gen++;
-	pthread_cond_broadcast(&p->cv_job);
-	pthread_mutex_unlock(&p->mu);
+	atomic_store(&p->pending, p->n_threads - 1);
+	atomic_fetch_add(&p->gen, 1);	/* publishes fn, arg, pending */
+	if (atomic_load(&p->n_sleeping) > 0) {
+		pthread_mutex_lock(&p->mu);
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
 
 	fn(arg, 0, p->n_threads);
 
-	pthread_mutex_lock(&p->mu);
-	while (p->pending > 0)
-		pthread_cond_wait(&p->cv_done, &p->mu);
-	pthread_mutex_unlock(&p->mu);
+	/* Spin; yield now and then in case workers outnumber cores. */
+	for (spins = 0; atomic_load(&p->pending) > 0; spins++) {
+		if (spins % 1024 == 1023)
+			sched_yield();
+		else
+			cpu_relax();
+	}
 }
 
 void
