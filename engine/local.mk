@@ -16,3 +16,7 @@ libggufwrite_a_SOURCES += engine/gguf_write.c
 # Tokenizer (byte-level BPE, chat template, streaming decoder).
 libengine_a_SOURCES += engine/tokenizer.h engine/tokenizer.c engine/unicode.h engine/unicode_tables.c
 EXTRA_DIST += scripts/gen-unicode-tables.py
+
+# The synthetic vocabulary builder (cloister-mkmodel and tests only).
+noinst_LIBRARIES += libvocabsynth.a
+libvocabsynth_a_SOURCES = engine/vocab_synth.h engine/vocab_synth.c
