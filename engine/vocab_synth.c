@@ -100,9 +100,9 @@ struct builder {
 	struct vocab_synth	*v;
 	size_t			 n_vocab;
 	size_t			 next;		/* next free id */
-	int32_t			*ht;		/* token ids by text; -1 empty */
+	int32_t			*ht;		/* ids by text; -1 empty */
 	size_t			 ht_mask;
-	uint64_t		*pairs;		/* merged (a, b) keys; 0 empty */
+	uint64_t		*pairs;		/* merged pairs + 1; 0 empty */
 	size_t			 pairs_mask;
 	size_t			 cap_merges;
 };
@@ -397,7 +397,8 @@ train_corpus(struct builder *b, const char *corpus, size_t len)
 		for (w = 0; w < tr.n_words; w++) {
 			s = tr.sym + tr.words[w].off;
 			for (i = 0; i + 1 < tr.words[w].n; i++) {
-				if (v->token_lens[s[i]] + v->token_lens[s[i + 1]] >
+				if (v->token_lens[s[i]] +
+				    v->token_lens[s[i + 1]] >
 				    VOCAB_SYNTH_MAX_MERGED)
 					continue;
 				count_pair(&tr, (uint64_t)(uint32_t)s[i] << 32 |

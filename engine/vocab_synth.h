@@ -39,7 +39,7 @@
 #define VOCAB_SYNTH_MIN		270u		/* 14 specials + 256 bytes */
 #define VOCAB_SYNTH_MAX		(1u << 20)	/* tokens */
 #define VOCAB_SYNTH_MAX_CORPUS	(64u << 10)	/* bytes of training text */
-#define VOCAB_SYNTH_MAX_MERGED	64u		/* bytes of a learned token's text */
+#define VOCAB_SYNTH_MAX_MERGED	64u		/* bytes of a learned token */
 
 /* A built vocabulary.  Read-only for callers; free with vocab_synth_free(). */
 struct vocab_synth {

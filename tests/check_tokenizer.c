@@ -96,7 +96,8 @@ hv_find(const struct hv *v, const char *s)
 	size_t i;
 
 	for (i = 0; i < v->n; i++) {
-		if (v->len[i] == strlen(s) && memcmp(v->tok[i], s, v->len[i]) == 0)
+		if (v->len[i] == strlen(s) &&
+		    memcmp(v->tok[i], s, v->len[i]) == 0)
 			return (int32_t)i;
 	}
 	return -1;
@@ -196,7 +197,7 @@ setup_hand(void)
 	hv_merge(&hv, "a", "a");		/* rank 3 */
 	hv_merge(&hv, "b", "c");		/* rank 4 */
 	hv_merge(&hv, "a", "b");		/* rank 5 */
-	hv_merge(&hv, "h", "e");		/* duplicate at rank 6: ignored */
+	hv_merge(&hv, "h", "e");		/* rank 6, a duplicate */
 	id_Gthe = hv_find(&hv, mapped(" the", 4));
 	id_he = hv_find(&hv, "he");
 	id_Gt = hv_find(&hv, mapped(" t", 2));
@@ -230,8 +231,9 @@ expect_ids(const struct tokenizer *t, const char *text, size_t len,
 	ck_assert_msg(tokenizer_encode(t, text, len, special, bos, &ids, &n,
 	    &err) == CL_OK, "%s", err.msg);
 	for (i = 0; i < n && i < nw; i++)
-		ck_assert_msg(ids[i] == want[i], "'%.*s': id %zu is %d, want %d",
-		    (int)len, text, i, (int)ids[i], (int)want[i]);
+		ck_assert_msg(ids[i] == want[i],
+		    "'%.*s': id %zu is %d, want %d", (int)len, text, i,
+		    (int)ids[i], (int)want[i]);
 	ck_assert_msg(n == nw, "'%.*s': %zu ids, want %zu", (int)len, text, n,
 	    nw);
 	cl_free(ids);
@@ -314,14 +316,14 @@ START_TEST(test_unicode_class)
 	ck_assert_uint_eq(unicode_class(0xE9), UNICODE_LETTER);	/* é */
 	ck_assert_uint_eq(unicode_class(0x4E2D), UNICODE_LETTER);	/* 中 */
 	ck_assert_uint_eq(unicode_class(0x02B0), UNICODE_LETTER);	/* Lm */
-	ck_assert_uint_eq(unicode_class(0x0663), UNICODE_NUMBER);	/* Arabic 3 */
-	ck_assert_uint_eq(unicode_class(0xFF11), UNICODE_NUMBER);	/* full-width 1 */
-	ck_assert_uint_eq(unicode_class(0x216B), UNICODE_NUMBER);	/* Nl: Ⅻ */
-	ck_assert_uint_eq(unicode_class(0x00B2), UNICODE_NUMBER);	/* No: ² */
+	ck_assert_uint_eq(unicode_class(0x0663), UNICODE_NUMBER);	/* ٣ */
+	ck_assert_uint_eq(unicode_class(0xFF11), UNICODE_NUMBER);	/* １ */
+	ck_assert_uint_eq(unicode_class(0x216B), UNICODE_NUMBER);	/* Ⅻ */
+	ck_assert_uint_eq(unicode_class(0x00B2), UNICODE_NUMBER);	/* ² */
 	ck_assert_uint_eq(unicode_class(0x3000), UNICODE_SPACE);
 	ck_assert_uint_eq(unicode_class(0x00A0), UNICODE_SPACE);
 	ck_assert_uint_eq(unicode_class(0x0085), UNICODE_SPACE);
-	ck_assert_uint_eq(unicode_class(0x200B), 0);	/* ZWSP: not White_Space */
+	ck_assert_uint_eq(unicode_class(0x200B), 0);	/* ZWSP */
 	ck_assert_uint_eq(unicode_class(0x180E), 0);	/* not since 6.3 */
 	ck_assert_uint_eq(unicode_class(0x1F600), 0);	/* emoji: So */
 	ck_assert_uint_eq(unicode_class(0x0301), 0);	/* combining: Mn */
@@ -401,8 +403,9 @@ START_TEST(test_split_letters_digits)
 	SPLIT("a1b22", "a|1|b|22");
 	SPLIT(" 12", " |12");
 	SPLIT("x\xc2\xb2", "x|\xc2\xb2");			/* x² */
+	/* Full-width digits: １２３|４ */
 	SPLIT("\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93\xef\xbc\x94",
-	    "\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93|\xef\xbc\x94");	/* １２３|４ */
+	    "\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93|\xef\xbc\x94");
 	/* CJK is \p{L} (Lo); 第3章 splits around the digit. */
 	SPLIT("\xe4\xbd\xa0\xe5\xa5\xbd \xe4\xb8\x96\xe7\x95\x8c",
 	    "\xe4\xbd\xa0\xe5\xa5\xbd| \xe4\xb8\x96\xe7\x95\x8c");
@@ -427,7 +430,8 @@ START_TEST(test_split_symbols_space)
 	SPLIT("x\n\n  \ny", "x|\n\n  \n|y");
 	SPLIT(" \n\t 1", " \n|\t| |1");
 	SPLIT("a\xe3\x80\x80" "b", "a|\xe3\x80\x80" "b");	/* U+3000 */
-	SPLIT("a\xc2\xa0\xc2\xa0" "1", "a|\xc2\xa0|\xc2\xa0|1");	/* NBSP */
+	/* NBSP is \s but only ASCII space leads a symbol run. */
+	SPLIT("a\xc2\xa0\xc2\xa0" "1", "a|\xc2\xa0|\xc2\xa0|1");
 	/* Emoji are symbols. */
 	SPLIT("hi\xf0\x9f\x98\x80\xf0\x9f\x98\x80!",
 	    "hi|\xf0\x9f\x98\x80\xf0\x9f\x98\x80!");
@@ -1333,7 +1337,8 @@ check_synth_structure(const struct vocab_synth *v, size_t n_vocab)
 		ck_assert_ptr_nonnull(sp);
 		ck_assert_ptr_null(strchr(sp + 1, ' '));
 		ll = (size_t)(sp - v->merges[i]);
-		ck_assert(ll > 0 && ll < sizeof(l) && strlen(sp + 1) < sizeof(r));
+		ck_assert(ll > 0 && ll < sizeof(l));
+		ck_assert(strlen(sp + 1) < sizeof(r));
 		memcpy(l, v->merges[i], ll);
 		l[ll] = '\0';
 		strcpy(r, sp + 1);
