@@ -37,4 +37,4 @@ check_PROGRAMS += tests/check_tokenizer
 TESTS += tests/check_tokenizer
 tests_check_tokenizer_SOURCES = tests/check_tokenizer.c
 tests_check_tokenizer_CFLAGS = $(TEST_CFLAGS)
-tests_check_tokenizer_LDADD = libengine.a libutil.a $(TEST_LIBS)
+tests_check_tokenizer_LDADD = libvocabsynth.a libengine.a libutil.a $(TEST_LIBS)
