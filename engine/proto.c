@@ -217,7 +217,8 @@ rd_i32(struct rd *r, const char *field, int32_t *v)
 
 	if ((rc = rd_u32(r, field, &u)) != CL_OK)
 		return rc;
-	*v = (int32_t)u;	/* implementation-defined; gcc/clang: modulo */
+	/* Two's complement without implementation-defined conversion. */
+	*v = u <= INT32_MAX ? (int32_t)u : -(int32_t)(~u) - 1;
 	return CL_OK;
 }
 
@@ -353,6 +354,8 @@ check_hello(const struct proto_hello *m, int code, struct cl_err *err)
 	size_t i;
 	int r;
 
+	if (m->version != PROTO_VERSION && code == CL_EINVAL)
+		return bad(err, code, t, "version", -1, "not PROTO_VERSION");
 	if (m->version != PROTO_VERSION)
 		return cl_errf(err, CL_EUNSUPPORTED, "engine speaks protocol "
 		    "version %u, expected %u", (unsigned)m->version,

@@ -994,6 +994,14 @@ START_TEST(test_small_frames)
 	fb_u32(&b, 0xfffffffe);
 	fb_str(&b, "a", 1);
 	expect_bad(b.data, b.len, CL_EFORMAT, "TOKEN frame: id: negative");
+	/* ERROR codes are negative i32s: CL_EAUTH is FF..F1 on the wire. */
+	cl_buf_reset(&b);
+	fb_u8(&b, PROTO_ERROR);
+	fb_u32(&b, 0xfffffff1u);
+	fb_str(&b, "no", 2);
+	ck_assert_int_eq(proto_decode(b.data, b.len, &m, &err), CL_OK);
+	ck_assert_int_eq(m.u.error.code, CL_EAUTH);
+	proto_msg_release(&m);
 
 	/* DONE: reason in range. */
 	cl_buf_reset(&b);
@@ -1172,6 +1180,9 @@ START_TEST(test_encode_validation)
 	sample(0, &m);
 	m.u.hello.n_params_active = m.u.hello.n_params + 1;
 	expect_enc_bad(&m, CL_EINVAL, "HELLO frame: n_params_active");
+	sample(0, &m);
+	m.u.hello.version = PROTO_VERSION + 1;
+	expect_enc_bad(&m, CL_EINVAL, "HELLO frame: version");
 	sample(0, &m);
 	m.u.hello.arch.len = 0;
 	expect_enc_bad(&m, CL_EINVAL, "arch: empty");
