@@ -6,6 +6,8 @@ noinst_LIBRARIES += libengine.a
 libengine_a_SOURCES = engine/ggml_types.h
 libengine_a_SOURCES += engine/gguf.h
 libengine_a_SOURCES += engine/gguf.c
+libengine_a_SOURCES += engine/proto.h
+libengine_a_SOURCES += engine/proto.c
 
 # The GGUF writer (cloister-mkmodel and tests).  Separate so that the
 # jailed cloister-engine binary never links it.
@@ -59,3 +61,10 @@ tests_check_tools_CFLAGS = $(TEST_CFLAGS)
 tests_check_tools_LDADD = libengine.a libutil.a $(TEST_LIBS)
 # check_tools runs the programs it tests.
 tests/check_tools.log: cloister-eval$(EXEEXT) cloister-mkmodel$(EXEEXT)
+
+# The wire protocol's tests.
+check_PROGRAMS += tests/check_proto
+TESTS += tests/check_proto
+tests_check_proto_SOURCES = tests/check_proto.c
+tests_check_proto_CFLAGS = $(TEST_CFLAGS)
+tests_check_proto_LDADD = libengine.a libutil.a $(TEST_LIBS)
