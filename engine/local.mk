@@ -59,8 +59,6 @@ TESTS += tests/check_tools
 tests_check_tools_SOURCES = tests/check_tools.c
 tests_check_tools_CFLAGS = $(TEST_CFLAGS)
 tests_check_tools_LDADD = libengine.a libutil.a $(TEST_LIBS)
-# check_tools runs the programs it tests.
-tests/check_tools.log: cloister-eval$(EXEEXT) cloister-mkmodel$(EXEEXT)
 
 # The wire protocol's tests.
 check_PROGRAMS += tests/check_proto
