@@ -31,3 +31,10 @@ tests_check_gguf_CFLAGS = $(TEST_CFLAGS)
 tests_check_gguf_LDADD = libggufwrite.a libengine.a libutil.a $(TEST_LIBS)
 # libFuzzer harness for the GGUF reader: built by hand, see the file.
 EXTRA_DIST += tests/fuzz_gguf.c
+
+# Tensor types and the kernel table (engine/quant.c, engine/kern_*.c).
+check_PROGRAMS += tests/check_quant
+TESTS += tests/check_quant
+tests_check_quant_SOURCES = tests/check_quant.c
+tests_check_quant_CFLAGS = $(TEST_CFLAGS)
+tests_check_quant_LDADD = libengine.a libutil.a $(TEST_LIBS)
