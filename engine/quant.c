@@ -60,7 +60,7 @@ f16_to_f32(uint16_t h)
 
 	if (em >= 0x0400 && em < 0x7c00)	/* normal: rebias 15 -> 127 */
 		return bits_f32(sign | ((em << 13) + (112u << 23)));
-	if (em >= 0x7c00)			/* infinity, NaN (payload kept) */
+	if (em >= 0x7c00)			/* inf, NaN (payload kept) */
 		return bits_f32(sign | 0x7f800000u | ((em & 0x3ff) << 13));
 	/* Zero or subnormal: mantissa * 2^-24, exact in f32. */
 	f = (float)em * 0x1p-24f;
@@ -810,7 +810,7 @@ quant_row_q6_k(const float *x, struct block_q6_k *y, size_t nb)
 {
 	float sg[16], maxs, d;
 	size_t i;
-	int g, l, e;
+	int g, l;
 
 	for (i = 0; i < nb; i++, x += QUANT_QK_K) {
 		maxs = 0.0f;
@@ -841,15 +841,16 @@ quant_row_q6_k(const float *x, struct block_q6_k *y, size_t nb)
 			const float inv = step != 0.0f ? 1.0f / step : 0.0f;
 
 			for (l = 0; l < 16; l++) {
-				const int q = round_clamp(x[16 * g + l] * inv,
-				    -32, 31) + 32;
-				/* Inverse of q6_k_unpack(). */
-				e = 16 * g + l;
+				/* Put e where q6_k_unpack() reads it. */
+				const int e = 16 * g + l;
+				const int q = round_clamp(x[e] * inv, -32,
+				    31) + 32;
 				const int h = e / 128, r = e % 128;
 				const int k = r / 32, m = r % 32;
-				uint8_t *ql = &y[i].ql[64 * h + m + 32 * (k & 1)];
+				const int o = 64 * h + m + 32 * (k & 1);
 
-				*ql |= (uint8_t)((q & 15) << (k < 2 ? 0 : 4));
+				y[i].ql[o] |= (uint8_t)((q & 15) <<
+				    (k < 2 ? 0 : 4));
 				y[i].qh[32 * h + m] |=
 				    (uint8_t)((q >> 4) << (2 * k));
 			}
