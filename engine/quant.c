@@ -190,24 +190,6 @@ le32_of(const uint8_t b[4])
 	    (uint32_t)b[3] << 24;
 }
 
-/*
- * The 6-bit scale and min of sub-block j (0..7) of a Q4_K / Q5_K block
- * (spec 2.3): bytes 0..3 hold sc0..3 and the top bits of sc4..7, bytes
- * 4..7 m0..3 and the top bits of m4..7, bytes 8..11 the low nibbles of
- * sc4..7 (low) and m4..7 (high).
- */
-static inline void
-scale_min_k4(int j, const uint8_t *s, uint8_t *sc, uint8_t *m)
-{
-	if (j < 4) {
-		*sc = s[j] & 63;
-		*m = s[j + 4] & 63;
-	} else {
-		*sc = (uint8_t)((s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4));
-		*m = (uint8_t)((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
-	}
-}
-
 static void
 dequant_row_f16(const uint16_t *x, float *y, size_t n)
 {
@@ -338,9 +320,9 @@ dequant_row_q4_k(const struct block_q4_k *x, float *y, size_t nb)
 
 		/* Chunk c: 32 bytes, low nibbles sub-block 2c, high 2c+1. */
 		for (c = 0; c < 4; c++, q += 32) {
-			scale_min_k4(2 * c, x[i].scales, &sc, &m);
+			quant_k4_scale_min(2 * c, x[i].scales, &sc, &m);
 			const float d1 = d * sc, m1 = dmin * m;
-			scale_min_k4(2 * c + 1, x[i].scales, &sc, &m);
+			quant_k4_scale_min(2 * c + 1, x[i].scales, &sc, &m);
 			const float d2 = d * sc, m2 = dmin * m;
 
 			for (l = 0; l < 32; l++)
@@ -369,9 +351,9 @@ dequant_row_q5_k(const struct block_q5_k *x, float *y, size_t nb)
 			const uint8_t u1 = (uint8_t)(1u << (2 * c));
 			const uint8_t u2 = (uint8_t)(2u << (2 * c));
 
-			scale_min_k4(2 * c, x[i].scales, &sc, &m);
+			quant_k4_scale_min(2 * c, x[i].scales, &sc, &m);
 			const float d1 = d * sc, m1 = dmin * m;
-			scale_min_k4(2 * c + 1, x[i].scales, &sc, &m);
+			quant_k4_scale_min(2 * c + 1, x[i].scales, &sc, &m);
 			const float d2 = d * sc, m2 = dmin * m;
 
 			for (l = 0; l < 32; l++)
@@ -743,7 +725,7 @@ fit_k_block(const float *x, int nmax, uint16_t *d_out, uint16_t *dmin_out,
 	}
 }
 
-/* Pack 8 6-bit scales and mins the way scale_min_k4() reads them. */
+/* Pack 8 6-bit scales and mins as quant_k4_scale_min() reads them. */
 static void
 pack_scales_k4(const uint8_t sc[8], const uint8_t mn[8], uint8_t s[12])
 {
@@ -1150,7 +1132,7 @@ dot_k4_block(uint16_t dw, uint16_t dminw, const uint8_t *scales,
 	for (j = 0; j < 8; j++) {
 		int32_t s = 0;
 
-		scale_min_k4(j, scales, &sc, &m);
+		quant_k4_scale_min(j, scales, &sc, &m);
 		for (l = 0; l < 32; l++)
 			s += q[32 * j + l] * y->qs[32 * j + l];
 		sum_sc += sc * s;

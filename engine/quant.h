@@ -135,6 +135,24 @@ struct block_q8_k {
 _Static_assert(sizeof(struct block_q8_k) == 292, "wrong q8_k block size");
 
 /*
+ * The 6-bit scale and min of sub-block j (0..7) of a Q4_K / Q5_K block
+ * from its 12 scale bytes (spec 2.3): bytes 0..3 hold sc0..3 and the top
+ * bits of sc4..7, bytes 4..7 m0..3 and the top bits of m4..7, bytes
+ * 8..11 the low nibbles of sc4..7 (low) and m4..7 (high).
+ */
+static inline void
+quant_k4_scale_min(int j, const uint8_t s[12], uint8_t *sc, uint8_t *m)
+{
+	if (j < 4) {
+		*sc = s[j] & 63;
+		*m = s[j + 4] & 63;
+	} else {
+		*sc = (uint8_t)((s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4));
+		*m = (uint8_t)((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+	}
+}
+
+/*
  * Scalar float conversions.  f16 is IEEE binary16 (subnormals, infinities
  * and NaN included); bf16 is the top half of an f32.  Float-to-half
  * conversions round to nearest, ties to even; overflow gives infinity;
