@@ -1,7 +1,7 @@
 # store/: the encrypted SQLite store (VFS shim, key file, rekey).
 noinst_LIBRARIES += libstore.a
 libstore_a_SOURCES = store/store.h store/store_impl.h store/page.c \
-	store/vfs.c store/keyfile.c store/store.c
+	store/vfs.c store/wal.c store/keyfile.c store/store.c
 libstore_a_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(SODIUM_CFLAGS)
 EXTRA_DIST += store/README-section.md store/cloister-store.mdoc-snippet
 

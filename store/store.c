@@ -1092,108 +1092,75 @@ out:
 	return r;
 }
 
-/*
- * SQLite's WAL checksum (wal.c walChecksumBytes): 32-bit words, little-
- * or big-endian as the WAL magic's low bit says, folded into (s[0], s[1]).
- */
-static void
-wal_cksum(bool big, const uint8_t *p, size_t n, uint32_t s[2])
+static int
+pread_fn(void *ctx, void *p, size_t n, uint64_t off)
 {
-	uint32_t s1 = s[0], s2 = s[1], w0, w1;
-	size_t i;
+	ssize_t k;
 
-	for (i = 0; i + 8 <= n; i += 8) {
-		if (big) {
-			w0 = be32(p + i);
-			w1 = be32(p + i + 4);
-		} else {
-			w0 = (uint32_t)p[i] | (uint32_t)p[i + 1] << 8 |
-			    (uint32_t)p[i + 2] << 16 | (uint32_t)p[i + 3] << 24;
-			w1 = (uint32_t)p[i + 4] | (uint32_t)p[i + 5] << 8 |
-			    (uint32_t)p[i + 6] << 16 | (uint32_t)p[i + 7] << 24;
-		}
-		s1 += w0 + s2;
-		s2 += w1 + s1;
-	}
-	s[0] = s1;
-	s[1] = s2;
+	k = pread(*(int *)ctx, p, n, (off_t)off);
+	return k == (ssize_t)n ? 0 : k < 0 ? -1 : 1;
 }
 
 /*
- * The WAL: every frame of the current generation (matching salts) must
- * authenticate, except a torn tail.  A frame that fails is a torn tail
- * when no later frame of the generation is valid; if a later frame is
- * valid (it authenticates and its checksum chains from its predecessor's
- * stored checksum, as SQLite's recovery requires), the log went on past
- * the bad frame, so the bad frame was altered afterwards.
+ * The WAL, read as SQLite's recovery reads it (see wal.c): frames whose
+ * salts match the header's, whose images authenticate and whose
+ * checksums chain.  The first frame that does not ends the log.  If it
+ * failed authentication and the log would have gone on from it to a
+ * commit, it was altered inside the committed log: tampering.  Otherwise
+ * it is what a crash leaves (a torn or uncommitted tail, frames of an
+ * older generation) and SQLite ignores it, as does the check.
  */
 static int
 check_wal(struct checker *c, const char *path, struct cl_err *err)
 {
-	uint8_t hdr[STORE_WAL_HDR];
-	uint64_t i, n_frames, off, bad = 0;
-	uint32_t seed[2], sum[2];
-	bool big, have_bad = false, auth;
-	struct stat st;
-	int fd, r = CL_OK;
+	uint8_t hdr[STORE_WAL_HDR], *fh = c->page;
+	struct store_wal_hdr h;
+	uint32_t sum[2];
+	uint64_t i, off;
+	int fd, k, r = CL_OK;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return errno == ENOENT ? CL_OK : cl_errf(err, CL_EIO,
 		    "cannot open '%s': %s", path, strerror(errno));
-	if (fstat(fd, &st) == -1) {
-		r = cl_errf(err, CL_EIO, "cannot stat '%s'", path);
-		goto out;
-	}
-	if (st.st_size < STORE_WAL_HDR)
+	if ((k = pread_fn(&fd, hdr, sizeof(hdr), 0)) != 0) {
+		if (k < 0)
+			r = cl_errf(err, CL_EIO, "cannot read '%s': %s", path,
+			    strerror(errno));
 		goto out;			/* empty: nothing committed */
-	if (pread(fd, hdr, sizeof(hdr), 0) != sizeof(hdr)) {
-		r = cl_errf(err, CL_EIO, "cannot read '%s'", path);
-		goto out;
 	}
-	if ((be32(hdr) & 0xfffffffe) != 0x377f0682 ||
-	    be32(hdr + 8) != STORE_PAGE_SIZE)
+	if (!store_wal_hdr_parse(hdr, &h))
 		goto out;			/* SQLite ignores it too */
-	big = (be32(hdr) & 1) != 0;
-	seed[0] = be32(hdr + 24);
-	seed[1] = be32(hdr + 28);
-	n_frames = ((uint64_t)st.st_size - STORE_WAL_HDR) / STORE_WAL_FRAME;
-	for (i = 0; i < n_frames; i++) {
-		uint8_t *fh = c->page;
-
-		off = STORE_WAL_HDR + i * STORE_WAL_FRAME;
-		if (pread(fd, c->page, STORE_WAL_FRAME, (off_t)off) !=
-		    STORE_WAL_FRAME) {
-			r = cl_errf(err, CL_EIO, "cannot read '%s'", path);
-			goto out;
+	sum[0] = h.cksum[0];
+	sum[1] = h.cksum[1];
+	for (i = 0; ; i++) {
+		off = STORE_WAL_HDR + i * (uint64_t)STORE_WAL_FRAME;
+		if ((k = pread_fn(&fd, fh, STORE_WAL_FRAME, off)) != 0) {
+			if (k < 0)
+				r = cl_errf(err, CL_EIO, "cannot read '%s': %s",
+				    path, strerror(errno));
+			break;			/* end of the file */
 		}
-		if (memcmp(fh + 8, hdr + 16, 8) != 0)
+		if (memcmp(fh + 8, h.salt, sizeof(h.salt)) != 0)
 			break;			/* an older generation */
-		auth = store_page_open(c->key, c->file_id, be32(fh),
+		if (store_page_open(c->key, c->file_id, be32(fh),
 		    STORE_KIND_WAL, fh + STORE_WAL_FRAME_HDR,
-		    fh + STORE_WAL_FRAME_HDR) == 0;
-		if (auth) {
-			sum[0] = seed[0];
-			sum[1] = seed[1];
-			wal_cksum(big, fh, 8, sum);
-			wal_cksum(big, fh + STORE_WAL_FRAME_HDR,
-			    STORE_PAGE_SIZE, sum);
-			if (sum[0] == be32(fh + 16) && sum[1] == be32(fh + 20)) {
-				if (have_bad) {
-					r = cl_errf(err, CL_ECRYPTO, "store "
-					    "tampered with or damaged: WAL frame "
-					    "%llu failed authentication",
-					    (unsigned long long)bad + 1);
-					goto out;
-				}
-				c->n_pages++;
-			}
-		} else if (!have_bad) {
-			have_bad = true;
-			bad = i;
+		    fh + STORE_WAL_FRAME_HDR) != 0) {
+			k = store_wal_commit_follows(&h, c->key, c->file_id, i,
+			    fh, pread_fn, &fd, c->page);
+			if (k < 0)
+				r = cl_errf(err, CL_EIO, "cannot read '%s': %s",
+				    path, strerror(errno));
+			else if (k > 0)
+				r = cl_errf(err, CL_ECRYPTO, "store tampered "
+				    "with or damaged: WAL frame %llu failed "
+				    "authentication inside the committed log",
+				    (unsigned long long)i + 1);
+			break;
 		}
-		/* The next frame chains from this one's stored checksum. */
-		seed[0] = be32(fh + 16);
-		seed[1] = be32(fh + 20);
+		if (!store_wal_frame_chains(&h, fh, fh + STORE_WAL_FRAME_HDR,
+		    sum))
+			break;			/* where SQLite ends the log */
+		c->n_pages++;
 	}
 out:
 	close(fd);

@@ -63,6 +63,49 @@ void	store_page_key(uint8_t out[STORE_KEY_BYTES],
 	    const uint8_t data_key[STORE_KEY_BYTES]);
 
 /*
+ * SQLite's WAL format (wal.c): header, checksums, and where recovery
+ * ends the log; see wal.c for why the store needs to know.
+ */
+struct store_wal_hdr {
+	bool		big;		/* checksum words big-endian */
+	uint8_t		salt[8];	/* salt-1, salt-2 as stored */
+	uint32_t	cksum[2];	/* header checksum: frame 1's seed */
+};
+
+/* SQLite's WAL checksum over p[0..n) (n a multiple of 8), continuing s. */
+void	store_wal_cksum(bool big, const uint8_t *p, size_t n, uint32_t s[2]);
+/*
+ * Parse a WAL header.  False when SQLite would ignore the whole log: bad
+ * magic, version or checksum, or a page size other than ours.
+ */
+bool	store_wal_hdr_parse(const uint8_t p[STORE_WAL_HDR],
+	    struct store_wal_hdr *h);
+/*
+ * Does the frame with header fh[0..24) and plaintext image page[] belong
+ * to the log (salts, nonzero page number, checksum continuing s)?  If so
+ * s is advanced to its checksum.
+ */
+bool	store_wal_frame_chains(const struct store_wal_hdr *h,
+	    const uint8_t *fh, const uint8_t *page, uint32_t s[2]);
+/*
+ * Read n bytes at off into p: 0 when all arrived, 1 at the end of the
+ * file (short), -1 on an error.
+ */
+typedef int store_wal_read_fn(void *ctx, void *p, size_t n, uint64_t off);
+/*
+ * Frame i (0-based, header fh) failed authentication.  Would the log go
+ * on from its stored checksum to a commit frame, through frames that all
+ * authenticate and chain?  1: yes, so the frame was altered after its
+ * transaction committed (tampering); 0: no, a torn or uncommitted tail;
+ * -1: read error.  `frame` is scratch of STORE_WAL_FRAME bytes (it may
+ * be the buffer holding fh).
+ */
+int	store_wal_commit_follows(const struct store_wal_hdr *h,
+	    const uint8_t *key, const uint8_t *file_id, uint64_t i,
+	    const uint8_t *fh, store_wal_read_fn *rd, void *ctx,
+	    uint8_t *frame) CL_WUR;
+
+/*
  * The VFS shim.  Each open store registers its own instance (unique
  * name, not the default) carrying its page key and file id, over an
  * inner VFS (the default unix VFS, or the one given to

@@ -27,11 +27,11 @@
  * A page image that fails authentication is never returned to SQLite;
  * the read fails with SQLITE_IOERR_DATA and the fault is remembered so
  * store_sqlite_err() can name the page.  One exception: a whole-frame WAL
- * read (WAL recovery scanning the log) gets a zeroed page instead, which
- * SQLite's own frame checksum then rejects, ending the log there exactly
- * as a torn last frame after a crash does.  That can drop frames an
- * attacker damaged, which is no more than deleting the WAL would do;
- * `store check` reports damaged frames inside the committed log.
+ * read (WAL recovery scanning the log) of a frame that a crash tore or
+ * left uncommitted gets a zeroed page and a frame header whose salt no
+ * longer matches, so SQLite ends the log there exactly as its checksum
+ * would over the torn bytes.  Which frames those are is decided in wal.c: a frame
+ * the log goes on from to a later commit was altered, and fails.
  */
 #include "config.h"
 
@@ -300,6 +300,48 @@ wal_frame_off(sqlite3_int64 i)
 }
 
 static int
+wal_read_fn(void *ctx, void *p, size_t n, uint64_t off)
+{
+	int rc;
+
+	rc = real_read(ctx, p, (int)n, (sqlite3_int64)off);
+	return rc == SQLITE_OK ? 0 : rc == SQLITE_IOERR_SHORT_READ ? 1 : -1;
+}
+
+/*
+ * A whole frame (header `fh` at `fo`) was read, as SQLite's recovery
+ * does, and its image failed authentication (the image is zeroed now).
+ * A torn or uncommitted frame: SQLITE_OK, and the caller makes SQLite end
+ * the log there, as its checksum would have over the torn bytes.  A
+ * frame altered inside the committed log (the log goes on to a commit
+ * past it; see wal.c): SQLITE_IOERR_DATA, with the fault noted.
+ */
+static int
+wal_bad_frame(struct cfile *f, sqlite3_int64 fo, const uint8_t *fh)
+{
+	uint8_t hdr[STORE_WAL_HDR];
+	struct store_wal_hdr h;
+	int rc;
+
+	rc = real_read(f, hdr, sizeof(hdr), 0);
+	if (rc == SQLITE_IOERR_SHORT_READ || (rc == SQLITE_OK &&
+	    !store_wal_hdr_parse(hdr, &h)))
+		return SQLITE_OK;	/* SQLite ignores this log anyway */
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = store_wal_commit_follows(&h, f->vfs->key, f->vfs->file_id,
+	    (uint64_t)(fo - STORE_WAL_HDR) / STORE_WAL_FRAME, fh, wal_read_fn,
+	    f, f->buf);
+	if (rc < 0)
+		return SQLITE_IOERR_READ;
+	if (rc > 0) {
+		note_fault(f, get_be32(fh), fo + STORE_WAL_FRAME_HDR);
+		return SQLITE_IOERR_DATA;
+	}
+	return SQLITE_OK;
+}
+
+static int
 wal_read(struct cfile *f, uint8_t *out, int amt, sqlite3_int64 off)
 {
 	sqlite3_int64 end = off + amt, i, fo, po, lo, hi;
@@ -332,9 +374,18 @@ wal_read(struct cfile *f, uint8_t *out, int amt, sqlite3_int64 off)
 			if (store_page_open(f->vfs->key, f->vfs->file_id,
 			    pgno, STORE_KIND_WAL, out + (po - off),
 			    out + (po - off)) != 0) {
-				/* Recovery scan: let SQLite's checksum end the log. */
-				note_fault(f, pgno, po);
-				memset(out + (po - off), 0, STORE_PAGE_SIZE);
+				rc2 = wal_bad_frame(f, fo, out + (fo - off));
+				if (rc2 != SQLITE_OK)
+					return rc2;
+				/*
+				 * Make SQLite end the log here.  Zeros alone
+				 * would not do: a page SQLite wrote as zeros
+				 * (secure_delete frees pages so) would pass
+				 * its checksum, and a frame whose image we
+				 * cannot read would join the log.  A salt
+				 * that differs from the header's never does.
+				 */
+				out[fo - off + 8] ^= 0xff;
 			}
 			continue;
 		}

@@ -649,6 +649,200 @@ START_TEST(test_tamper_wal)
 	ck_assert_int_eq(store_check(tmpdir, PASS, PASS_LEN, NULL, &err),
 	    CL_ECRYPTO);
 	ck_assert_ptr_nonnull(strstr(err.msg, "WAL frame 2 "));
+	/* Opening says so too: recovery does not quietly end the log. */
+	ck_assert_int_eq(store_open(tmpdir, PASS, PASS_LEN, NULL, &s, &err),
+	    CL_ECRYPTO);
+	ck_assert_ptr_nonnull(strstr(err.msg, "of the WAL"));
+	free(w);
+}
+END_TEST
+
+/* ---- WAL frames a crash leaves behind, built by hand -------------------- */
+
+static uint32_t
+rd_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static void
+wr_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+/* The page key and file id of the store in tmpdir. */
+static void
+store_keys(uint8_t pk[32], uint8_t id[16])
+{
+	struct store_keyfile kf;
+	struct cl_err err = CL_ERR_INIT;
+	struct store_secrets *sec;
+
+	ck_assert_int_eq(store_keyfile_read(path_in("store.key"), &kf, &err),
+	    CL_OK);
+	sec = sodium_malloc(sizeof(*sec));
+	ck_assert_ptr_nonnull(sec);
+	ck_assert_int_eq(store_keyfile_kek(&kf, PASS, PASS_LEN, sec, &err),
+	    CL_OK);
+	ck_assert_int_eq(store_keyfile_unwrap(&kf, sec, &err), CL_OK);
+	store_page_key(pk, sec->data_key);
+	memcpy(id, kf.file_id, 16);
+	sodium_free(sec);
+}
+
+/*
+ * Append to the WAL w[0..*len) (room for one more frame) a frame for page
+ * `pgno` with database size `commit` (0: not a commit), whose checksum
+ * continues the last frame's over the plaintext `page`, as SQLite
+ * computes it (format: sqlite.org/fileformat2.html, "Checksum
+ * Algorithm").  With `pk` the image is `page` sealed as the shim would;
+ * without, it is the torn remains of an image: random bytes.
+ */
+static void
+wal_append(uint8_t *w, size_t *len, uint32_t pgno, uint32_t commit,
+    const uint8_t *page, const uint8_t *pk, const uint8_t *id)
+{
+	uint8_t *fh = w + *len, *prev = fh - STORE_WAL_FRAME;
+	bool big = (rd_be32(w) & 1) != 0;
+	uint32_t s[2];
+
+	ck_assert_uint_ge(*len, STORE_WAL_HDR + STORE_WAL_FRAME);
+	s[0] = rd_be32(prev + 16);
+	s[1] = rd_be32(prev + 20);
+	wr_be32(fh, pgno);
+	wr_be32(fh + 4, commit);
+	memcpy(fh + 8, w + 16, 8);		/* the header's salts */
+	store_wal_cksum(big, fh, 8, s);
+	store_wal_cksum(big, page, STORE_PAGE_SIZE, s);
+	wr_be32(fh + 16, s[0]);
+	wr_be32(fh + 20, s[1]);
+	if (pk != NULL)
+		store_page_seal(pk, id, pgno, STORE_KIND_WAL, page,
+		    fh + STORE_WAL_FRAME_HDR);
+	else
+		randombytes_buf(fh + STORE_WAL_FRAME_HDR, STORE_PAGE_SIZE);
+	*len += STORE_WAL_FRAME;
+}
+
+/*
+ * Leave a WAL of 20 committed rows behind (a writer killed after its
+ * COMMIT) and return it with room for `extra` more frames.
+ */
+static uint8_t *
+committed_wal(size_t *len, size_t extra)
+{
+	struct store *s;
+	uint8_t *w, *r;
+	pid_t pid;
+
+	s = make_store(STORE_MODE_PERSONAL, STORE_JOURNAL_WAL);
+	store_close(s);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		s = open_store(STORE_JOURNAL_WAL);
+		exec_ok(s, "PRAGMA wal_autocheckpoint=0");
+		fill(s, 20);
+		raise(SIGKILL);
+	}
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	w = slurp(path_in("store.db-wal"), len);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_uint_eq((*len - STORE_WAL_HDR) % STORE_WAL_FRAME, 0);
+	/* The last frame is the commit of fill(). */
+	ck_assert_uint_ne(rd_be32(w + *len - STORE_WAL_FRAME + 4), 0);
+	r = realloc(w, *len + extra * STORE_WAL_FRAME);
+	ck_assert_ptr_nonnull(r);
+	return r;
+}
+
+/* The store opens, passes its check and holds exactly the 20 rows. */
+static void
+assert_committed_rows(const char *what)
+{
+	struct cl_err err = CL_ERR_INIT;
+	struct store *s;
+
+	if (store_check(tmpdir, PASS, PASS_LEN, NULL, &err) != CL_OK)
+		ck_abort_msg("%s: store check: %s", what, err.msg);
+	s = open_store(STORE_JOURNAL_WAL);
+	ck_assert_int_eq(query_int(s, "SELECT count(*) FROM " TABLE, &err),
+	    20);
+	store_close(s);
+	ck_assert_msg(!file_exists("store.db-wal"), "%s: WAL left behind "
+	    "(checkpoint failed)", what);
+}
+
+/*
+ * A torn commit frame of a page SQLite wrote as zeros (secure_delete
+ * zeroes freed pages): its checksum is that of a zero page.  Recovery
+ * must end the log before it, not take it with a zero page that every
+ * later read then refuses.
+ */
+START_TEST(test_wal_torn_zero_page)
+{
+	static const uint8_t zero[STORE_PAGE_SIZE];
+	uint8_t *w;
+	size_t len;
+
+	w = committed_wal(&len, 1);
+	/* Page 2 is the table's root: zeroing it would lose the rows. */
+	wal_append(w, &len, 2, rd_be32(w + len - STORE_WAL_FRAME + 4), zero,
+	    NULL, NULL);
+	spit(path_in("store.db-wal"), w, len);
+	assert_committed_rows("torn zero page");
+	free(w);
+}
+END_TEST
+
+/*
+ * A torn frame followed by intact frames that chain from it, as SQLite
+ * leaves when it rewrites a spilled frame of an uncommitted transaction
+ * in place and is killed mid-write: no commit follows, so it is a crash,
+ * not tampering.  The same frame followed by a commit is tampering, and
+ * both `store check` and opening the store say so.
+ */
+START_TEST(test_wal_torn_uncommitted)
+{
+	struct cl_err err = CL_ERR_INIT;
+	uint8_t pk[32], id[16], page[STORE_PAGE_SIZE], *w, *last;
+	struct store *s;
+	uint32_t pgno, dbsize;
+	size_t len, base;
+
+	w = committed_wal(&len, 3);
+	store_keys(pk, id);
+	last = w + len - STORE_WAL_FRAME;
+	pgno = rd_be32(last);
+	dbsize = rd_be32(last + 4);
+	ck_assert_int_eq(store_page_open(pk, id, pgno, STORE_KIND_WAL,
+	    last + STORE_WAL_FRAME_HDR, page), 0);
+	base = len;
+	wal_append(w, &len, pgno, 0, page, NULL, NULL);	/* torn */
+	wal_append(w, &len, pgno, 0, page, pk, id);
+	wal_append(w, &len, pgno, 0, page, pk, id);
+	spit(path_in("store.db-wal"), w, len);
+	assert_committed_rows("torn frame, uncommitted frames after it");
+
+	/* Now the frames after the bad one end in a commit. */
+	ck_assert_int_eq(close(open(path_in("store.db-wal"),
+	    O_CREAT | O_WRONLY, 0600)), 0);
+	len = base + STORE_WAL_FRAME;
+	wal_append(w, &len, pgno, 0, page, pk, id);
+	wal_append(w, &len, pgno, dbsize, page, pk, id);
+	spit(path_in("store.db-wal"), w, len);
+	ck_assert_int_eq(store_check(tmpdir, PASS, PASS_LEN, NULL, &err),
+	    CL_ECRYPTO);
+	ck_assert_msg(strstr(err.msg, "tampered") != NULL, "%s", err.msg);
+	ck_assert_int_eq(store_open(tmpdir, PASS, PASS_LEN, NULL, &s, &err),
+	    CL_ECRYPTO);
+	ck_assert_ptr_null(s);
+	ck_assert_msg(strstr(err.msg, "of the WAL") != NULL, "%s", err.msg);
 	free(w);
 }
 END_TEST
@@ -686,11 +880,39 @@ writer(enum store_journal journal, int fd)
 	}
 }
 
+/*
+ * After a crash: `store check` passes, the store opens, and it holds
+ * exactly the transactions the writer saw commit (`last`), or one more
+ * (killed after COMMIT but before reporting it).  Returns the new last.
+ */
+static int64_t
+verify_after_crash(enum store_journal journal, int64_t last, int run)
+{
+	struct cl_err err = CL_ERR_INIT;
+	int64_t n, mx, nb, mn;
+	struct store *s;
+
+	if (store_check(tmpdir, PASS, PASS_LEN, NULL, &err) != CL_OK)
+		ck_abort_msg("run %d: store check: %s", run, err.msg);
+	s = open_store(journal);
+	n = query_int(s, "SELECT count(*) FROM kill_log", &err);
+	mx = query_int(s, "SELECT coalesce(max(i), 0) FROM kill_log", &err);
+	nb = query_int(s, "SELECT count(*) FROM kill_blob", &err);
+	mn = query_int(s, "SELECT coalesce(min(i), 0) FROM kill_blob", &err);
+	ck_assert_msg(mx == last || mx == last + 1,
+	    "run %d: store holds %lld, writer reported %lld", run,
+	    (long long)mx, (long long)last);
+	ck_assert_int_eq(n, mx);	/* no gaps: exactly 1..mx */
+	ck_assert_int_eq(nb, mx < KEEP ? mx : KEEP);
+	ck_assert_int_eq(mn, mx == 0 ? 0 : (mx <= KEEP ? 1 : mx - KEEP + 1));
+	store_close(s);
+	return mx;
+}
+
 static void
 kill_runs(enum store_journal journal, int runs)
 {
-	struct cl_err err = CL_ERR_INIT;
-	int64_t last = 0, v, n, mx, nb, mn;
+	int64_t last = 0, v;
 	struct store *s;
 	int fds[2], run, status;
 	uint64_t seed = (uint64_t)time(NULL);
@@ -709,6 +931,17 @@ kill_runs(enum store_journal journal, int runs)
 			writer(journal, fds[1]);
 		}
 		close(fds[1]);
+		/*
+		 * Every other run, let the writer commit once first, so a
+		 * loaded machine cannot turn the whole test into kills
+		 * during store_open().
+		 */
+		if (run % 2 == 1) {
+			ck_assert_int_eq(read(fds[0], &v, sizeof(v)),
+			    sizeof(v));
+			ck_assert_int_eq(v, last + 1);
+			last = v;
+		}
 		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
 		usleep((useconds_t)((seed >> 33) % 40000));
 		kill(pid, SIGKILL);
@@ -720,24 +953,7 @@ kill_runs(enum store_journal journal, int runs)
 		}
 		close(fds[0]);
 
-		if (store_check(tmpdir, PASS, PASS_LEN, NULL, &err) != CL_OK)
-			ck_abort_msg("run %d: store check: %s", run, err.msg);
-		s = open_store(journal);
-		n = query_int(s, "SELECT count(*) FROM kill_log", &err);
-		mx = query_int(s, "SELECT coalesce(max(i), 0) FROM kill_log",
-		    &err);
-		nb = query_int(s, "SELECT count(*) FROM kill_blob", &err);
-		mn = query_int(s, "SELECT coalesce(min(i), 0) FROM kill_blob",
-		    &err);
-		ck_assert_msg(mx == last || mx == last + 1,
-		    "run %d: store holds %lld, writer reported %lld", run,
-		    (long long)mx, (long long)last);
-		ck_assert_int_eq(n, mx);	/* no gaps: exactly 1..mx */
-		ck_assert_int_eq(nb, mx < KEEP ? mx : KEEP);
-		ck_assert_int_eq(mn, mx == 0 ? 0 : (mx <= KEEP ? 1 :
-		    mx - KEEP + 1));
-		last = mx;
-		store_close(s);
+		last = verify_after_crash(journal, last, run);
 	}
 	if (getenv("CHECK_STORE_VERBOSE") != NULL)
 		fprintf(stderr, "%s: %d kills, %lld commits survived\n",
@@ -1045,6 +1261,8 @@ static sqlite3_io_methods faulty_methods;
 static int fault_eio_read;	/* reads left before EIO; -1 never */
 static int fault_short_read;	/* reads left before a short read */
 static int fault_eio_write;	/* writes left before EIO */
+static int fault_kill_write = -1; /* writes left before SIGKILL */
+static bool fault_tear;		/* and that write is cut short first */
 
 struct ffile {
 	sqlite3_file	 base;
@@ -1086,6 +1304,18 @@ f_write(sqlite3_file *pf, const void *p, int amt, sqlite3_int64 off)
 
 	if (countdown(&fault_eio_write))
 		return SQLITE_IOERR_WRITE;
+	if (countdown(&fault_kill_write)) {
+		/*
+		 * What SIGKILL does to a write(2) into the page cache: the
+		 * kernel copies one 4 KiB page at a time and stops at a
+		 * fatal signal, so a write straddling a page boundary can
+		 * end there.  Every WAL page image straddles one.
+		 */
+		if (fault_tear && off % 4096 + amt > 4096)
+			(void)f->m->xWrite(f->real, p, (int)(4096 - off % 4096),
+			    off);
+		raise(SIGKILL);
+	}
 	return f->m->xWrite(f->real, p, amt, off);
 }
 
@@ -1164,8 +1394,127 @@ faulty_install(void)
 	faulty.xOpen = f_open;
 	faulty_methods = m;
 	fault_eio_read = fault_short_read = fault_eio_write = -1;
+	fault_kill_write = -1;
+	fault_tear = false;
 	store_vfs_set_inner(&faulty);
 }
+
+/* ---- crash points: SIGKILL at every write, whole or torn --------------- */
+
+#define CRASH_TX	3	/* transactions per writer */
+
+/*
+ * A writer that dies at write `kill_at` (torn at a page boundary if
+ * `tear`) or exits 0 if it never gets there.  Each transaction is big
+ * enough, with a 10-page cache, to spill mid-transaction (WAL: frames
+ * of an uncommitted transaction, some later overwritten in place;
+ * rollback: several journal headers), and the WAL checkpoints and
+ * restarts every few transactions, over frames of older generations.
+ */
+static void
+crash_writer(enum store_journal journal, int fd, int kill_at, bool tear)
+{
+	struct cl_err err = CL_ERR_INIT;
+	struct store *s;
+	char sql[1024];
+	int64_t i;
+	int t;
+
+	faulty_install();
+	fault_kill_write = kill_at;
+	fault_tear = tear;
+	s = open_store(journal);
+	exec_ok(s, "PRAGMA wal_autocheckpoint=20; PRAGMA cache_size=10");
+	i = query_int(s, "SELECT coalesce(max(i), 0) FROM kill_log", &err);
+	for (t = 0; t < CRASH_TX; t++) {
+		i++;
+		snprintf(sql, sizeof(sql), "BEGIN;"
+		    "INSERT INTO kill_log VALUES(%lld);"
+		    "INSERT INTO kill_blob VALUES(%lld, randomblob(%d));"
+		    "DELETE FROM kill_blob WHERE i <= %lld;"
+		    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
+		    "FROM c WHERE x < 24) INSERT INTO kill_pad(b) "
+		    "SELECT randomblob(900) FROM c;"
+		    "UPDATE kill_pad SET b = randomblob(900) WHERE rowid > "
+		    "(SELECT max(rowid) - 24 FROM kill_pad) AND rowid %% 4 = 0;"
+		    "DELETE FROM kill_pad WHERE rowid <= "
+		    "(SELECT max(rowid) - 48 FROM kill_pad);"
+		    "COMMIT", (long long)i, (long long)i,
+		    200 + (int)(i * 7919 % 1800), (long long)i - KEEP);
+		exec_ok(s, sql);
+		if (write(fd, &i, sizeof(i)) != sizeof(i))
+			_exit(1);
+	}
+	store_close(s);
+	_exit(fault_kill_write < 0 ? 2 : 0);
+}
+
+/*
+ * Kill the writer at every one of its writes in turn, once before the
+ * write and once with the write torn, and check the store each time.
+ * Deterministic: the torn WAL frame that once made `store check` cry
+ * tampering is among these crash points.
+ */
+static void
+crash_points(enum store_journal journal)
+{
+	int64_t last = 0, v;
+	struct store *s;
+	int fds[2], n, status, tear, done = 0, writes = 0;
+	pid_t pid;
+
+	s = make_store(STORE_MODE_PERSONAL, journal);
+	exec_ok(s, "CREATE TABLE kill_log(i INTEGER PRIMARY KEY);"
+	    "CREATE TABLE kill_blob(i INTEGER PRIMARY KEY, b BLOB);"
+	    "CREATE TABLE kill_pad(b BLOB)");
+	store_close(s);
+	for (n = 0; done < 2; n++) {
+		for (tear = 0; tear < 2; tear++) {
+			ck_assert_int_eq(pipe(fds), 0);
+			pid = fork();
+			ck_assert_int_ne(pid, -1);
+			if (pid == 0) {
+				close(fds[0]);
+				crash_writer(journal, fds[1], n, tear);
+			}
+			close(fds[1]);
+			ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+			while (read(fds[0], &v, sizeof(v)) == sizeof(v)) {
+				ck_assert_int_eq(v, last + 1);
+				last = v;
+			}
+			close(fds[0]);
+			if (WIFEXITED(status)) {
+				ck_assert_int_eq(WEXITSTATUS(status), 0);
+				done++;
+			} else {
+				ck_assert_msg(WIFSIGNALED(status) &&
+				    WTERMSIG(status) == SIGKILL,
+				    "writer died otherwise: %d", status);
+				writes++;
+			}
+			last = verify_after_crash(journal, last,
+			    n * 2 + tear);
+		}
+	}
+	if (getenv("CHECK_STORE_VERBOSE") != NULL)
+		fprintf(stderr, "%s: %d crash points, %lld commits\n",
+		    journal == STORE_JOURNAL_WAL ? "wal" : "rollback", writes,
+		    (long long)last);
+	ck_assert_int_gt(writes, 100);
+}
+
+START_TEST(test_crash_points_wal)
+{
+	crash_points(STORE_JOURNAL_WAL);
+}
+END_TEST
+
+START_TEST(test_crash_points_rollback)
+{
+	crash_points(STORE_JOURNAL_ROLLBACK);
+}
+END_TEST
 
 /* The shim's own read path: short reads come back zero-filled. */
 START_TEST(test_short_read_zero_fill)
@@ -1315,6 +1664,8 @@ store_suite(void)
 	tcase_add_test(tc, test_tamper_transplant);
 	tcase_add_test(tc, test_tamper_keyfile);
 	tcase_add_test(tc, test_tamper_wal);
+	tcase_add_test(tc, test_wal_torn_zero_page);
+	tcase_add_test(tc, test_wal_torn_uncommitted);
 	suite_add_tcase(su, tc);
 
 	tc = tcase_create("crash");
@@ -1322,6 +1673,8 @@ store_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_kill_wal);
 	tcase_add_test(tc, test_kill_rollback);
+	tcase_add_test(tc, test_crash_points_wal);
+	tcase_add_test(tc, test_crash_points_rollback);
 	suite_add_tcase(su, tc);
 
 	tc = tcase_create("keys");
