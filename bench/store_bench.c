@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +39,17 @@ now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds (user + system) used by this process so far. */
+static double
+cpu(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
 static void
@@ -88,7 +100,7 @@ workload(sqlite3 *db, const char *name, long rows)
 {
 	unsigned char body[ROW_BYTES + 64];
 	sqlite3_stmt *ins, *sel;
-	double t0, t1, t2;
+	double t0, t1, t2, c0, c1, c2;
 	long i, n = 0;
 	size_t k, total = 0;
 
@@ -99,6 +111,7 @@ workload(sqlite3 *db, const char *name, long rows)
 	    &ins, NULL) != SQLITE_OK)
 		die(db, "prepare insert");
 	peak_reset();
+	c0 = cpu();
 	t0 = now();
 	for (i = 0; i < rows; i++) {
 		if (i % TX_ROWS == 0)
@@ -114,6 +127,7 @@ workload(sqlite3 *db, const char *name, long rows)
 			exec(db, "COMMIT");
 	}
 	t1 = now();
+	c1 = cpu();
 	if (sqlite3_prepare_v2(db, "SELECT id, body FROM t", -1, &sel,
 	    NULL) != SQLITE_OK)
 		die(db, "prepare select");
@@ -122,14 +136,16 @@ workload(sqlite3 *db, const char *name, long rows)
 		n++;
 	}
 	t2 = now();
+	c2 = cpu();
 	if (n != rows || total != (size_t)rows * ROW_BYTES)
 		die(NULL, "read back a different table");
 	sqlite3_finalize(ins);
 	sqlite3_finalize(sel);
 	printf("backend=%s rows=%ld insert_rows_per_s=%.0f "
-	    "read_rows_per_s=%.0f insert_s=%.3f read_s=%.3f peak_kb=%ld\n",
+	    "read_rows_per_s=%.0f insert_s=%.3f read_s=%.3f "
+	    "insert_cpu_s=%.3f read_cpu_s=%.3f peak_kb=%ld\n",
 	    name, rows, rows / (t1 - t0), rows / (t2 - t1), t1 - t0, t2 - t1,
-	    peak_kb());
+	    c1 - c0, c2 - c1, peak_kb());
 }
 
 static const char settings[] = "PRAGMA journal_mode=WAL;"

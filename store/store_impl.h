@@ -24,7 +24,10 @@
  *	[usable+24, page)	Poly1305 tag
  *
  * with usable = page - STORE_RESERVE, and associated data
- *	file_id (16) || page number (u32 little-endian) || kind (u8).
+ *	file_id (16) || page number (u32 little-endian) || domain (u8)
+ * where the domain is 0 for database pages and WAL images alike (a WAL
+ * frame is the next version of a database page and the checkpoint copies
+ * it into the database as it is) and 1 for journal images.
  * SQLite is told (header byte 20) to keep STORE_RESERVE bytes at the end
  * of each page for us; the shim hands those bytes to SQLite as zeros.
  */
@@ -57,6 +60,12 @@ void	store_page_seal(const uint8_t *key, const uint8_t *file_id,
 int	store_page_open(const uint8_t *key, const uint8_t *file_id,
 	    uint32_t pgno, enum store_kind kind, const uint8_t *in,
 	    uint8_t *out) CL_WUR;
+/*
+ * Check the tag of the sealed page `in` without decrypting it: 0 when
+ * store_page_open() would succeed, -1 when it would fail.
+ */
+int	store_page_verify(const uint8_t *key, const uint8_t *file_id,
+	    uint32_t pgno, enum store_kind kind, const uint8_t *in) CL_WUR;
 bool	store_is_zero(const uint8_t *p, size_t n);
 /* The page-encryption key derived from the data key. */
 void	store_page_key(uint8_t out[STORE_KEY_BYTES],

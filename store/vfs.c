@@ -24,6 +24,18 @@
  * salts, counters, and SQLite's non-cryptographic checksums of the
  * plaintext (see store/README-section.md for what that reveals).
  *
+ * Checkpoints move sealed images, not plaintext.  SQLite brackets the
+ * copy loop of a checkpoint with SQLITE_FCNTL_CKPT_START and _CKPT_DONE
+ * on the database file, and inside it does nothing but read a frame's
+ * image from the WAL and write it to the database.  A WAL image and a
+ * database page share associated data (page.c), so there the shim checks
+ * the frame's tag (store_page_verify(), no decryption), hands SQLite the
+ * sealed image and writes it to the database as it is: a third of the
+ * crypto of decrypting and re-encrypting.  The write is taken as a copy
+ * only if it is byte for byte the image just handed out, for the same
+ * page; anything else written in that window is refused, so nothing can
+ * ever reach the database unencrypted this way.
+ *
  * A page image that fails authentication is never returned to SQLite;
  * the read fails with SQLITE_IOERR_DATA and the fault is remembered so
  * store_sqlite_err() can name the page.  One exception: a whole-frame WAL
@@ -51,6 +63,10 @@ struct store_vfs {
 	bool		 registered;	/* sqlite3_vfs_register() done */
 	bool		 has_fault;	/* `fault` is set */
 	struct store_fault fault;	/* last authentication failure */
+	bool		 ckpt;		/* inside a checkpoint's copy loop */
+	bool		 ckpt_have;	/* ckpt_img holds the image to write */
+	uint32_t	 ckpt_pgno;	/* its page number */
+	uint8_t		*ckpt_img;	/* a sealed image handed to SQLite */
 };
 
 struct cfile {
@@ -63,6 +79,8 @@ struct cfile {
 	uint32_t	 u32_val;	/* and its value (journal page number) */
 	sqlite3_int64	 fh_off;	/* offset of the last frame header write */
 	uint32_t	 fh_pgno;	/* and its page number */
+	sqlite3_int64	 size;		/* database size, if size_known */
+	bool		 size_known;	/* inside a checkpoint window only */
 };
 
 static sqlite3_vfs *inner_override;
@@ -208,17 +226,40 @@ db_write(struct cfile *f, const uint8_t *in, int amt, sqlite3_int64 off)
 	sqlite3_int64 size, pg;
 	int rc;
 
+	struct store_vfs *v = f->vfs;
+	bool copy = false;
+
 	if (amt != STORE_PAGE_SIZE || off < 0 || off % STORE_PAGE_SIZE != 0 ||
 	    off / STORE_PAGE_SIZE >= UINT32_MAX - 1)
 		return SQLITE_IOERR_WRITE;	/* never a partial page */
+	if (v->ckpt) {
+		/* Only the image ckpt_read() handed out, to its own page. */
+		if (!v->ckpt_have || v->ckpt_pgno !=
+		    (uint32_t)(off / STORE_PAGE_SIZE) + 1 ||
+		    memcmp(in, v->ckpt_img, STORE_PAGE_SIZE) != 0)
+			return SQLITE_IOERR_WRITE;
+		v->ckpt_have = false;
+		copy = true;
+	}
 	/*
 	 * Never leave a hole: SQLite may skip writing free pages, and a
 	 * hole reads back as zeros, which we refuse as tampering.  Fill the
 	 * gap with encrypted zero pages.  SQLite holds the write lock here,
-	 * so the size is stable.
+	 * so the size is stable; inside a checkpoint window (the only time
+	 * a WAL-mode database is written, by the one connection holding
+	 * the checkpoint lock) it is learnt once and then followed.
 	 */
-	if ((rc = f->real->pMethods->xFileSize(f->real, &size)) != SQLITE_OK)
-		return rc;
+	if (f->size_known) {
+		size = f->size;
+	} else {
+		if ((rc = f->real->pMethods->xFileSize(f->real, &size)) !=
+		    SQLITE_OK)
+			return rc;
+		if (v->ckpt) {
+			f->size = size;
+			f->size_known = true;
+		}
+	}
 	if (off > size) {
 		static const uint8_t zero[STORE_PAGE_SIZE];
 
@@ -226,11 +267,22 @@ db_write(struct cfile *f, const uint8_t *in, int amt, sqlite3_int64 off)
 		    pg++) {
 			rc = write_image(f, zero, pg * STORE_PAGE_SIZE,
 			    (uint32_t)pg + 1);
-			if (rc != SQLITE_OK)
+			if (rc != SQLITE_OK) {
+				f->size_known = false;
 				return rc;
+			}
 		}
 	}
-	return write_image(f, in, off, (uint32_t)(off / STORE_PAGE_SIZE) + 1);
+	if (copy)
+		rc = real_write(f, in, STORE_PAGE_SIZE, off);
+	else
+		rc = write_image(f, in, off, (uint32_t)(off / STORE_PAGE_SIZE) +
+		    1);
+	if (rc != SQLITE_OK)
+		f->size_known = false;
+	else if (f->size_known && off + STORE_PAGE_SIZE > f->size)
+		f->size = off + STORE_PAGE_SIZE;
+	return rc;
 }
 
 /* ---- 3. rollback journal --------------------------------------------- */
@@ -341,6 +393,35 @@ wal_bad_frame(struct cfile *f, sqlite3_int64 fo, const uint8_t *fh)
 	return SQLITE_OK;
 }
 
+/*
+ * A checkpoint reads the image of the frame at `fo` to copy it into the
+ * database: check its tag, hand SQLite the sealed image and remember it
+ * for db_write().
+ */
+static int
+ckpt_read(struct cfile *f, uint8_t *out, sqlite3_int64 fo)
+{
+	struct store_vfs *v = f->vfs;
+	uint32_t pgno;
+	int rc;
+
+	v->ckpt_have = false;
+	rc = real_read(f, f->buf, STORE_WAL_FRAME, fo);
+	if (rc != SQLITE_OK)
+		return rc == SQLITE_IOERR_SHORT_READ ? SQLITE_IOERR_READ : rc;
+	pgno = get_be32(f->buf);
+	if (store_page_verify(v->key, v->file_id, pgno, STORE_KIND_WAL,
+	    f->buf + STORE_WAL_FRAME_HDR) != 0) {
+		note_fault(f, pgno, fo + STORE_WAL_FRAME_HDR);
+		return SQLITE_IOERR_DATA;
+	}
+	memcpy(out, f->buf + STORE_WAL_FRAME_HDR, STORE_PAGE_SIZE);
+	memcpy(v->ckpt_img, out, STORE_PAGE_SIZE);
+	v->ckpt_pgno = pgno;
+	v->ckpt_have = true;
+	return SQLITE_OK;
+}
+
 static int
 wal_read(struct cfile *f, uint8_t *out, int amt, sqlite3_int64 off)
 {
@@ -352,6 +433,10 @@ wal_read(struct cfile *f, uint8_t *out, int amt, sqlite3_int64 off)
 
 	if (off < 0 || amt <= 0)
 		return SQLITE_IOERR_READ;
+	if (f->vfs->ckpt && amt == STORE_PAGE_SIZE &&
+	    off >= STORE_WAL_HDR + STORE_WAL_FRAME_HDR &&
+	    (off - STORE_WAL_HDR) % STORE_WAL_FRAME == STORE_WAL_FRAME_HDR)
+		return ckpt_read(f, out, off - STORE_WAL_FRAME_HDR);
 	rc = real_read(f, out, amt, off);
 	if (rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ)
 		return rc;
@@ -500,6 +585,7 @@ c_truncate(sqlite3_file *pf, sqlite3_int64 size)
 	struct cfile *f = (struct cfile *)pf;
 
 	f->u32_off = f->fh_off = -1;
+	f->size_known = false;
 	return f->real->pMethods->xTruncate(f->real, size);
 }
 
@@ -553,6 +639,12 @@ c_file_control(sqlite3_file *pf, int op, void *arg)
 		/* Raw pages must never be mapped into SQLite. */
 		*(sqlite3_int64 *)arg = 0;
 	}
+	if (f->kind == STORE_KIND_DB && (op == SQLITE_FCNTL_CKPT_START ||
+	    op == SQLITE_FCNTL_CKPT_DONE)) {
+		f->vfs->ckpt = op == SQLITE_FCNTL_CKPT_START;
+		f->vfs->ckpt_have = false;
+		f->size_known = false;
+	}
 	rc = f->real->pMethods->xFileControl(f->real, op, arg);
 	if (op == SQLITE_FCNTL_VFSNAME && rc == SQLITE_OK)
 		*(char **)arg = sqlite3_mprintf("cloister/%z", *(char **)arg);
@@ -603,6 +695,15 @@ c_shm_lock(sqlite3_file *pf, int offset, int n, int flags)
 	if (f->real->pMethods->iVersion < 2 ||
 	    f->real->pMethods->xShmLock == NULL)
 		return SQLITE_IOERR_SHMLOCK;
+	/*
+	 * Belt and braces: releasing the checkpointer lock (slot 1,
+	 * WAL_CKPT_LOCK in SQLite's wal.c) ends any checkpoint window.
+	 */
+	if ((flags & SQLITE_SHM_UNLOCK) && offset <= 1 && offset + n > 1) {
+		f->vfs->ckpt = false;
+		f->vfs->ckpt_have = false;
+		f->size_known = false;
+	}
 	return f->real->pMethods->xShmLock(f->real, offset, n, flags);
 }
 
@@ -785,7 +886,8 @@ store_vfs_new(const uint8_t page_key[STORE_KEY_BYTES],
 		goto out;
 	}
 	if ((v = cl_calloc(1, sizeof(*v))) == NULL ||
-	    (v->key = sodium_malloc(STORE_KEY_BYTES)) == NULL) {
+	    (v->key = sodium_malloc(STORE_KEY_BYTES)) == NULL ||
+	    (v->ckpt_img = cl_malloc(STORE_PAGE_SIZE)) == NULL) {
 		r = cl_errf(err, CL_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -834,6 +936,7 @@ store_vfs_free(struct store_vfs *v)
 	if (v->registered)
 		sqlite3_vfs_unregister(&v->base);
 	sodium_free(v->key);
+	cl_free(v->ckpt_img);
 	sodium_memzero(v, sizeof(*v));
 	cl_free(v);
 }

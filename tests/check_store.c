@@ -279,16 +279,81 @@ START_TEST(test_page1_header)
 	ck_assert_uint_eq(db[16] << 8 | db[17], 4096);
 	ck_assert_uint_eq(db[18], 2);		/* WAL */
 	ck_assert_uint_eq(db[20], STORE_RESERVE);
-	/* Wrong page number, kind or file id: refused. */
+	/*
+	 * Wrong page number, file id or domain: refused.  A WAL image is
+	 * the next version of a database page and shares its binding (the
+	 * checkpoint copies it as it is); a journal image does not.
+	 */
 	free(db);
 	db = slurp(path_in("store.db"), &len);
 	ck_assert_int_ne(store_page_open(pk, kf.file_id, 2, STORE_KIND_DB, db,
 	    db), 0);
 	free(db);
 	db = slurp(path_in("store.db"), &len);
-	ck_assert_int_ne(store_page_open(pk, kf.file_id, 1, STORE_KIND_WAL, db,
+	ck_assert_int_ne(store_page_open(pk, kf.file_id, 1,
+	    STORE_KIND_JOURNAL, db, db), 0);
+	free(db);
+	db = slurp(path_in("store.db"), &len);
+	kf.file_id[3] ^= 1;
+	ck_assert_int_ne(store_page_open(pk, kf.file_id, 1, STORE_KIND_DB, db,
+	    db), 0);
+	kf.file_id[3] ^= 1;
+	free(db);
+	db = slurp(path_in("store.db"), &len);
+	ck_assert_int_eq(store_page_open(pk, kf.file_id, 1, STORE_KIND_WAL, db,
 	    db), 0);
 	free(db);
+}
+END_TEST
+
+/*
+ * store_page_verify() (the tag alone, no decryption) agrees with
+ * store_page_open() on sealed pages and on every kind of damage.
+ */
+START_TEST(test_page_verify)
+{
+	uint8_t key[32], id[16], pt[STORE_PAGE_SIZE], ct[STORE_PAGE_SIZE];
+	uint8_t out[STORE_PAGE_SIZE];
+	int i, pos, v, o;
+
+	randombytes_buf(key, sizeof(key));
+	randombytes_buf(id, sizeof(id));
+	for (i = 0; i < 200; i++) {
+		randombytes_buf(pt, STORE_USABLE);
+		memset(pt + STORE_USABLE, 0, STORE_RESERVE);
+		store_page_seal(key, id, (uint32_t)i + 1, STORE_KIND_DB, pt,
+		    ct);
+		ck_assert_int_eq(store_page_verify(key, id, (uint32_t)i + 1,
+		    STORE_KIND_WAL, ct), 0);
+		ck_assert_int_eq(store_page_open(key, id, (uint32_t)i + 1,
+		    STORE_KIND_WAL, ct, out), 0);
+		ck_assert_mem_eq(out, pt, STORE_PAGE_SIZE);
+		/* One flipped bit anywhere: ciphertext, nonce or tag. */
+		pos = (int)randombytes_uniform(STORE_PAGE_SIZE);
+		if (i < 3)
+			pos = STORE_PAGE_SIZE - 1 - i * 20;
+		ct[pos] ^= (uint8_t)(1u << (i % 8));
+		v = store_page_verify(key, id, (uint32_t)i + 1, STORE_KIND_DB,
+		    ct);
+		o = store_page_open(key, id, (uint32_t)i + 1, STORE_KIND_DB,
+		    ct, out);
+		ck_assert_int_eq(v, -1);
+		ck_assert_int_eq(o, -1);
+		ct[pos] ^= (uint8_t)(1u << (i % 8));
+		/* Wrong page, domain, file id or key. */
+		ck_assert_int_eq(store_page_verify(key, id, (uint32_t)i + 2,
+		    STORE_KIND_DB, ct), -1);
+		ck_assert_int_eq(store_page_verify(key, id, (uint32_t)i + 1,
+		    STORE_KIND_JOURNAL, ct), -1);
+		id[i % 16] ^= 0x80;
+		ck_assert_int_eq(store_page_verify(key, id, (uint32_t)i + 1,
+		    STORE_KIND_DB, ct), -1);
+		id[i % 16] ^= 0x80;
+		key[i % 32] ^= 1;
+		ck_assert_int_eq(store_page_verify(key, id, (uint32_t)i + 1,
+		    STORE_KIND_DB, ct), -1);
+		key[i % 32] ^= 1;
+	}
 }
 END_TEST
 
@@ -1595,6 +1660,208 @@ START_TEST(test_short_read_zero_fill)
 }
 END_TEST
 
+/*
+ * The checkpoint window, through the shim's methods: a WAL image read
+ * between SQLITE_FCNTL_CKPT_START and _DONE comes back sealed and can be
+ * written to its own database page as it is; nothing else can be written
+ * in that window, and outside it writes are encrypted as always.
+ */
+START_TEST(test_ckpt_window)
+{
+	uint8_t key[32], id[16], page[4096], other[4096], img[4096];
+	uint8_t out[4096], fh[24] = { 0, 0, 0, 3 };
+	struct cl_err err = CL_ERR_INIT;
+	struct store_vfs *v;
+	sqlite3_vfs *pv;
+	sqlite3_file *db, *wal;
+	int fl = SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE, outfl;
+	sqlite3_int64 fo = STORE_WAL_HDR + STORE_WAL_FRAME;	/* frame 2 */
+
+	randombytes_buf(key, sizeof(key));
+	randombytes_buf(id, sizeof(id));
+	ck_assert_int_eq(store_vfs_new(key, id, &v, &err), CL_OK);
+	pv = sqlite3_vfs_find(store_vfs_name(v));
+	db = calloc(1, (size_t)pv->szOsFile);
+	wal = calloc(1, (size_t)pv->szOsFile);
+	ck_assert_int_eq(pv->xOpen(pv, path_in("w.db"), db,
+	    fl | SQLITE_OPEN_MAIN_DB, &outfl), SQLITE_OK);
+	ck_assert_int_eq(pv->xOpen(pv, path_in("w.db-wal"), wal,
+	    fl | SQLITE_OPEN_WAL, &outfl), SQLITE_OK);
+	memset(page, 'p', sizeof(page));
+	memset(other, 'o', sizeof(other));
+	memset(page + STORE_USABLE, 0, STORE_RESERVE);
+	memset(other + STORE_USABLE, 0, STORE_RESERVE);
+	ck_assert_int_eq(db->pMethods->xWrite(db, other, 4096, 0), SQLITE_OK);
+	/* Frame 2 of the WAL holds page 3, sealed by the shim. */
+	ck_assert_int_eq(wal->pMethods->xWrite(wal, fh, 24, fo), SQLITE_OK);
+	ck_assert_int_eq(wal->pMethods->xWrite(wal, page, 4096, fo + 24),
+	    SQLITE_OK);
+
+	/* Outside the window a WAL image reads back decrypted. */
+	ck_assert_int_eq(wal->pMethods->xRead(wal, out, 4096, fo + 24),
+	    SQLITE_OK);
+	ck_assert_mem_eq(out, page, 4096);
+
+	db->pMethods->xFileControl(db, SQLITE_FCNTL_CKPT_START, NULL);
+	ck_assert_int_eq(wal->pMethods->xRead(wal, img, 4096, fo + 24),
+	    SQLITE_OK);
+	ck_assert(memcmp(img, page, 64) != 0);		/* sealed */
+	/* Not its page, not its bytes, not plaintext: refused. */
+	ck_assert_int_eq(db->pMethods->xWrite(db, img, 4096, 4096),
+	    SQLITE_IOERR_WRITE);
+	ck_assert_int_eq(db->pMethods->xWrite(db, page, 4096, 2 * 4096),
+	    SQLITE_IOERR_WRITE);
+	img[100] ^= 1;
+	ck_assert_int_eq(db->pMethods->xWrite(db, img, 4096, 2 * 4096),
+	    SQLITE_IOERR_WRITE);
+	img[100] ^= 1;
+	/* Its page: written as it is (page 2, the gap, is filled). */
+	ck_assert_int_eq(db->pMethods->xWrite(db, img, 4096, 2 * 4096),
+	    SQLITE_OK);
+	/* Once only. */
+	ck_assert_int_eq(db->pMethods->xWrite(db, img, 4096, 2 * 4096),
+	    SQLITE_IOERR_WRITE);
+	db->pMethods->xFileControl(db, SQLITE_FCNTL_CKPT_DONE, NULL);
+
+	ck_assert_int_eq(db->pMethods->xRead(db, out, 4096, 2 * 4096),
+	    SQLITE_OK);
+	ck_assert_mem_eq(out, page, 4096);
+	/* And plain writes are encrypted again. */
+	ck_assert_int_eq(db->pMethods->xWrite(db, other, 4096, 2 * 4096),
+	    SQLITE_OK);
+	ck_assert_int_eq(db->pMethods->xRead(db, out, 4096, 2 * 4096),
+	    SQLITE_OK);
+	ck_assert_mem_eq(out, other, 4096);
+
+	/* A frame altered on disk fails in the window, naming the WAL. */
+	ck_assert_int_eq(wal->pMethods->xClose(wal), SQLITE_OK);
+	{
+		int fd = open(path_in("w.db-wal"), O_RDWR);
+		uint8_t b;
+
+		ck_assert_int_eq(pread(fd, &b, 1, fo + 24 + 999), 1);
+		b ^= 0x20;
+		ck_assert_int_eq(pwrite(fd, &b, 1, fo + 24 + 999), 1);
+		close(fd);
+	}
+	ck_assert_int_eq(pv->xOpen(pv, path_in("w.db-wal"), wal,
+	    fl | SQLITE_OPEN_WAL, &outfl), SQLITE_OK);
+	db->pMethods->xFileControl(db, SQLITE_FCNTL_CKPT_START, NULL);
+	ck_assert_int_eq(wal->pMethods->xRead(wal, img, 4096, fo + 24),
+	    SQLITE_IOERR_DATA);
+	ck_assert_int_eq(db->pMethods->xWrite(db, img, 4096, 2 * 4096),
+	    SQLITE_IOERR_WRITE);
+	db->pMethods->xFileControl(db, SQLITE_FCNTL_CKPT_DONE, NULL);
+	{
+		struct store_fault f;
+
+		ck_assert(store_vfs_take_fault(v, &f));
+		ck_assert_int_eq(f.kind, STORE_KIND_WAL);
+		ck_assert_uint_eq(f.pgno, 3);
+	}
+	ck_assert_int_eq(wal->pMethods->xClose(wal), SQLITE_OK);
+	ck_assert_int_eq(db->pMethods->xClose(db), SQLITE_OK);
+	free(db);
+	free(wal);
+	store_vfs_free(v);
+}
+END_TEST
+
+/*
+ * Through the store: the checkpoint leaves in store.db exactly the
+ * sealed images the WAL held; a frame altered after the WAL was
+ * recovered makes the checkpoint fail as tampering, and the database
+ * keeps its old page.
+ */
+START_TEST(test_ckpt_store)
+{
+	struct cl_err err = CL_ERR_INIT;
+	uint8_t *w, *d, *d2;
+	size_t wlen, dlen, d2len, i;
+	struct store *s;
+	uint32_t pgno;
+	int rc, fd;
+	pid_t pid;
+
+	s = make_store(STORE_MODE_PERSONAL, STORE_JOURNAL_WAL);
+	store_close(s);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		s = open_store(STORE_JOURNAL_WAL);
+		exec_ok(s, "PRAGMA wal_autocheckpoint=0");
+		fill(s, 30);
+		raise(SIGKILL);
+	}
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	w = slurp(path_in("store.db-wal"), &wlen);
+	ck_assert_ptr_nonnull(w);
+	s = open_store(STORE_JOURNAL_WAL);
+	/* The epoch bump of the open went to the WAL: read it again. */
+	free(w);
+	w = slurp(path_in("store.db-wal"), &wlen);
+	rc = sqlite3_wal_checkpoint_v2(store_db(s), "main",
+	    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	ck_assert_int_eq(store_sqlite_err(s, rc, "checkpoint", &err), CL_OK);
+	d = slurp(path_in("store.db"), &dlen);
+	/* The last frame of each page is in the database, byte for byte. */
+	for (i = STORE_WAL_HDR; i + STORE_WAL_FRAME <= wlen;
+	    i += STORE_WAL_FRAME) {
+		pgno = rd_be32(w + i);
+		size_t j, last = i;
+
+		for (j = i + STORE_WAL_FRAME; j + STORE_WAL_FRAME <= wlen;
+		    j += STORE_WAL_FRAME)
+			if (rd_be32(w + j) == pgno)
+				last = j;
+		if (last != i)
+			continue;
+		ck_assert_uint_le((size_t)pgno * 4096, dlen);
+		ck_assert_mem_eq(d + ((size_t)pgno - 1) * 4096,
+		    w + i + STORE_WAL_FRAME_HDR, 4096);
+	}
+	ck_assert_int_eq(query_int(s, "SELECT count(*) FROM " TABLE, &err),
+	    30);
+
+	/* Write more, then alter a frame on disk before checkpointing. */
+	fill(s, 5);
+	free(w);
+	w = slurp(path_in("store.db-wal"), &wlen);
+	ck_assert_uint_ge(wlen, STORE_WAL_HDR + STORE_WAL_FRAME);
+	/* The first frame that is its page's last: the one copied. */
+	for (i = STORE_WAL_HDR; ; i += STORE_WAL_FRAME) {
+		size_t j;
+
+		ck_assert_uint_le(i + STORE_WAL_FRAME, wlen);
+		pgno = rd_be32(w + i);
+		for (j = i + STORE_WAL_FRAME; j + STORE_WAL_FRAME <= wlen;
+		    j += STORE_WAL_FRAME)
+			if (rd_be32(w + j) == pgno)
+				break;
+		if (j + STORE_WAL_FRAME > wlen)
+			break;
+	}
+	ck_assert_uint_le((size_t)pgno * 4096, dlen);
+	fd = open(path_in("store.db-wal"), O_RDWR);
+	w[i + STORE_WAL_FRAME_HDR + 10] ^= 0x01;
+	ck_assert_int_eq(pwrite(fd, w + i, STORE_WAL_FRAME, (off_t)i),
+	    STORE_WAL_FRAME);
+	close(fd);
+	rc = sqlite3_wal_checkpoint_v2(store_db(s), "main",
+	    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	ck_assert_int_eq(store_sqlite_err(s, rc, "checkpoint", &err),
+	    CL_ECRYPTO);
+	ck_assert_msg(strstr(err.msg, "of the WAL") != NULL, "%s", err.msg);
+	d2 = slurp(path_in("store.db"), &d2len);
+	ck_assert_mem_eq(d2 + ((size_t)pgno - 1) * 4096,
+	    d + ((size_t)pgno - 1) * 4096, 4096);
+	store_close(s);
+	free(w);
+	free(d);
+	free(d2);
+}
+END_TEST
+
 /* Through the store: injected errors become clear errors, no crash. */
 START_TEST(test_eio_store)
 {
@@ -1646,6 +1913,7 @@ store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_roundtrip);
 	tcase_add_test(tc, test_page1_header);
+	tcase_add_test(tc, test_page_verify);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_rules);
 	tcase_add_test(tc, test_two_sessions);
@@ -1691,6 +1959,8 @@ store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_short_read_zero_fill);
 	tcase_add_test(tc, test_eio_store);
+	tcase_add_test(tc, test_ckpt_window);
+	tcase_add_test(tc, test_ckpt_store);
 	suite_add_tcase(su, tc);
 	return su;
 }
