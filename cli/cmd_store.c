@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,15 +44,51 @@ pass_free(struct pass *ps)
 	ps->len = 0;
 }
 
-/* Read one line from `fd` into ps, byte by byte (so lines stay for later). */
-static int
-read_line(int fd, struct pass *ps)
+/*
+ * Signals that must not leave the terminal with echo off: they end or
+ * stop the process.  While the passphrase is read they are caught, the
+ * terminal restored, and then they are raised again with the caller's
+ * disposition (as readpassphrase(3) does).
+ */
+static const int tty_signals[] = {
+	SIGALRM, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM,
+	SIGTSTP, SIGTTIN, SIGTTOU
+};
+#define N_TTY_SIGNALS	(sizeof(tty_signals) / sizeof(tty_signals[0]))
+
+static volatile sig_atomic_t caught_signal;
+
+static void
+catch_signal(int sig)
 {
+	caught_signal = sig;
+}
+
+/*
+ * Read one line from `fd` into ps, byte by byte (so lines stay for later).
+ * With `wait_mask`, the tty signals are blocked on entry and only
+ * delivered while waiting in ppoll() with that mask: no signal can slip
+ * in between a check and a blocking read.  Returns 0, -1 (error), -2
+ * (too long), -3 (end of input, nothing read) or -4 (a signal came).
+ */
+static int
+read_line(int fd, struct pass *ps, const sigset_t *wait_mask)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
 	ssize_t n;
 	char c;
 
 	ps->len = 0;
 	for (;;) {
+		if (wait_mask != NULL) {
+			if (caught_signal != 0)
+				return -4;
+			if (ppoll(&pfd, 1, NULL, wait_mask) == -1) {
+				if (errno == EINTR)
+					continue;
+				return -1;
+			}
+		}
 		n = read(fd, &c, 1);
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -69,45 +107,86 @@ read_line(int fd, struct pass *ps)
 }
 
 /*
+ * Ask for a passphrase on the terminal with echo off; see read_line() for
+ * the return values, and -5 when the terminal cannot be used (said).
+ * Whatever happens, the terminal is left as it was found: a signal that
+ * ends the process ends it after the terminal is restored, and one that
+ * stops it (^Z) stops it with echo on and asks again when it continues.
+ */
+static int
+read_tty(const char *cmd, const char *prompt, struct pass *ps)
+{
+	struct sigaction sa, saved[N_TTY_SIGNALS];
+	struct termios old, quiet;
+	sigset_t block, orig;
+	size_t i;
+	int tty, r, sig;
+
+	if ((tty = open("/dev/tty", O_RDWR | O_CLOEXEC)) == -1) {
+		fprintf(stderr, "cloister %s: no terminal to ask for the "
+		    "passphrase; use --passphrase-fd\n", cmd);
+		return -5;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = catch_signal;
+	sigemptyset(&sa.sa_mask);	/* no SA_RESTART: ppoll returns */
+	sigemptyset(&block);
+	for (i = 0; i < N_TTY_SIGNALS; i++)
+		sigaddset(&block, tty_signals[i]);
+again:
+	caught_signal = 0;
+	sigprocmask(SIG_BLOCK, &block, &orig);
+	for (i = 0; i < N_TTY_SIGNALS; i++)
+		(void)sigaction(tty_signals[i], &sa, &saved[i]);
+	if (write(tty, prompt, strlen(prompt)) < 0 ||
+	    tcgetattr(tty, &old) == -1) {
+		fprintf(stderr, "cloister %s: cannot use the terminal: %s\n",
+		    cmd, strerror(errno));
+		r = -5;
+	} else {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+		quiet.c_lflag |= ICANON;
+		(void)tcsetattr(tty, TCSAFLUSH, &quiet);
+		r = read_line(tty, ps, &orig);
+		(void)tcsetattr(tty, TCSAFLUSH, &old);
+		(void)write(tty, "\n", 1);
+	}
+	for (i = 0; i < N_TTY_SIGNALS; i++)
+		(void)sigaction(tty_signals[i], &saved[i], NULL);
+	sig = caught_signal;
+	sigprocmask(SIG_SETMASK, &orig, NULL);
+	if (r == -4 && sig != 0) {
+		/* Now with the caller's disposition: usually the end. */
+		(void)kill(getpid(), sig);
+		if (sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+			sodium_memzero(ps->p, PASS_MAX);
+			goto again;		/* continued: ask again */
+		}
+		fprintf(stderr, "cloister %s: interrupted\n", cmd);
+		r = -5;
+	}
+	close(tty);
+	return r;
+}
+
+/*
  * Get a passphrase: from `fd` when >= 0, else from the terminal with echo
  * off after printing `prompt`.  Returns 0, or prints why and returns -1.
  */
 static int
 get_pass(const char *cmd, int fd, const char *prompt, struct pass *ps)
 {
-	struct termios old, quiet;
-	int tty = -1, r;
+	int r;
 
 	if ((ps->p = sodium_malloc(PASS_MAX)) == NULL) {
 		fprintf(stderr, "cloister %s: out of memory\n", cmd);
 		return -1;
 	}
-	if (fd >= 0) {
-		r = read_line(fd, ps);
-	} else {
-		if ((tty = open("/dev/tty", O_RDWR | O_CLOEXEC)) == -1) {
-			fprintf(stderr, "cloister %s: no terminal to ask for "
-			    "the passphrase; use --passphrase-fd\n", cmd);
-			pass_free(ps);
-			return -1;
-		}
-		if (write(tty, prompt, strlen(prompt)) < 0 ||
-		    tcgetattr(tty, &old) == -1) {
-			fprintf(stderr, "cloister %s: cannot use the "
-			    "terminal: %s\n", cmd, strerror(errno));
-			close(tty);
-			pass_free(ps);
-			return -1;
-		}
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-		quiet.c_lflag |= ICANON;
-		(void)tcsetattr(tty, TCSAFLUSH, &quiet);
-		/* XXX a signal here leaves echo off; the shell's reset fixes it. */
-		r = read_line(tty, ps);
-		(void)tcsetattr(tty, TCSAFLUSH, &old);
-		(void)write(tty, "\n", 1);
-		close(tty);
+	r = fd >= 0 ? read_line(fd, ps, NULL) : read_tty(cmd, prompt, ps);
+	if (r == -5) {
+		pass_free(ps);
+		return -1;			/* already said why */
 	}
 	if (r == -2) {
 		fprintf(stderr, "cloister %s: passphrase longer than %d bytes\n",

@@ -14,3 +14,10 @@ tests_check_store_LDADD = libstore.a libutil.a $(SQLITE_LIBS) \
 
 dist_check_SCRIPTS += tests/store-cli.sh
 TESTS += tests/store-cli.sh
+
+# The passphrase prompt on a pseudo-terminal (cli/cmd_store.c).
+check_PROGRAMS += tests/check_cli_tty
+TESTS += tests/check_cli_tty
+tests_check_cli_tty_SOURCES = tests/check_cli_tty.c
+tests_check_cli_tty_CFLAGS = $(TEST_CFLAGS)
+tests_check_cli_tty_LDADD = -lutil $(TEST_LIBS)

@@ -1061,8 +1061,11 @@ check_journal(struct checker *c, const char *path, struct cl_err *err)
 		if (n_rec == 0xffffffffu)
 			n_rec = recs < (uint64_t)st.st_size ? (uint32_t)(
 			    ((uint64_t)st.st_size - recs) / rec_size) : 0;
-		if (n_rec == 0)
-			break;
+		/*
+		 * nRec 0: a segment not yet synced, whose records a hot
+		 * journal does not play back; SQLite then reads the next
+		 * header, and so do we.
+		 */
 		for (k = 0; k < n_rec; k++) {
 			roff = recs + (uint64_t)k * rec_size;
 			if (roff + rec_size > (uint64_t)st.st_size)
