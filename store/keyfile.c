@@ -354,6 +354,7 @@ store_write_atomic(const char *dir, const char *name, const void *p,
 	if (rename(tmp, path) == -1) {
 		r = cl_errf(err, CL_EIO, "cannot rename '%s' to '%s': %s", tmp,
 		    path, strerror(errno));
+		(void)unlink(tmp);
 		goto out;
 	}
 	r = store_fsync_dir(dir, err);

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,15 +49,24 @@ struct store {
 
 /* ---- 1. paths, rotation recovery -------------------------------------- */
 
+/*
+ * dir/name in a caller's buffer: cleanup paths must work when memory is
+ * short, so these helpers do not allocate.  False if it does not fit.
+ */
+static bool
+path_in(char buf[PATH_MAX], const char *dir, const char *name)
+{
+	int n = snprintf(buf, PATH_MAX, "%s/%s", dir, name);
+
+	return n > 0 && n < PATH_MAX;
+}
+
 static bool
 exists_in(const char *dir, const char *name)
 {
-	char *p = store_path(dir, name);
-	bool r;
+	char p[PATH_MAX];
 
-	r = p != NULL && access(p, F_OK) == 0;
-	cl_free(p);
-	return r;
+	return path_in(p, dir, name) && access(p, F_OK) == 0;
 }
 
 static int
@@ -79,11 +89,10 @@ rename_in(const char *dir, const char *from, const char *to,
 static void
 unlink_in(const char *dir, const char *name)
 {
-	char *p = store_path(dir, name);
+	char p[PATH_MAX];
 
-	if (p != NULL)
+	if (path_in(p, dir, name))
 		(void)unlink(p);
-	cl_free(p);
 }
 
 static void

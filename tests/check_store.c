@@ -1862,6 +1862,136 @@ START_TEST(test_ckpt_store)
 }
 END_TEST
 
+/* ---- allocation failures: every `out:` path ------------------------- */
+
+/*
+ * Run `op` with the n-th cl_malloc() failing, for n = 0, 1, ... until it
+ * succeeds.  Every failure must be CL_ENOMEM with a message, and `after`
+ * (when given) must find the store as it was.  Returns how many
+ * allocations the operation makes.
+ */
+static int
+each_alloc_failure(const char *what, int (*op)(struct cl_err *),
+    void (*after)(void))
+{
+	struct cl_err err = CL_ERR_INIT;
+	int n, r;
+
+	for (n = 0; n < 10000; n++) {
+		cl_alloc_fail_after(n);
+		r = op(&err);
+		cl_alloc_fail_after(-1);
+		if (r == CL_OK)
+			return n;
+		ck_assert_msg(r == CL_ENOMEM, "%s, allocation %d failing: "
+		    "%d '%s'", what, n, r, err.msg);
+		ck_assert_msg(err.msg[0] != '\0', "%s: no message", what);
+		if (after != NULL)
+			after();
+	}
+	ck_abort_msg("%s never succeeds", what);
+	return -1;
+}
+
+static int
+op_create(struct cl_err *err)
+{
+	struct store_options o = fast_opts(STORE_MODE_SHARED,
+	    STORE_JOURNAL_WAL);
+	struct store *s;
+	int r;
+
+	r = store_create(tmpdir, PASS, PASS_LEN, &o, &s, err);
+	store_close(s);
+	return r;
+}
+
+static void
+nothing_left(void)
+{
+	ck_assert(!file_exists("store.db") && !file_exists("store.key") &&
+	    !file_exists("store.db-wal"));
+}
+
+static int
+op_open_sql(struct cl_err *err)
+{
+	struct store_options o = fast_opts(STORE_MODE_PERSONAL,
+	    STORE_JOURNAL_WAL);
+	struct store *s;
+	int r;
+
+	if ((r = store_open(tmpdir, PASS, PASS_LEN, &o, &s, err)) != CL_OK)
+		return r;
+	r = store_exec(s, "INSERT INTO " TABLE "(v) VALUES(randomblob(9000))",
+	    err);
+	store_close(s);
+	return r;
+}
+
+static int
+op_check(struct cl_err *err)
+{
+	return store_check(tmpdir, PASS, PASS_LEN, NULL, err);
+}
+
+static int
+op_passwd(struct cl_err *err)
+{
+	return store_passwd(tmpdir, PASS, PASS_LEN, "other", 5, err);
+}
+
+static int
+op_rotate(struct cl_err *err)
+{
+	return store_rotate(tmpdir, PASS, PASS_LEN, err);
+}
+
+/* The store opens with PASS, holds its rows and passes its check. */
+static void
+store_intact(void)
+{
+	struct cl_err err = CL_ERR_INIT;
+	struct store *s;
+
+	s = open_store(STORE_JOURNAL_WAL);
+	ck_assert_int_ge(query_int(s, "SELECT count(*) FROM " TABLE, &err),
+	    10);
+	store_close(s);
+	ck_assert_int_eq(store_check(tmpdir, PASS, PASS_LEN, NULL, &err),
+	    CL_OK);
+}
+
+START_TEST(test_alloc_failures)
+{
+	struct store *s;
+	int n;
+
+	n = each_alloc_failure("store_create", op_create, nothing_left);
+	ck_assert_int_gt(n, 3);
+	teardown();
+	setup();
+	s = make_store(STORE_MODE_PERSONAL, STORE_JOURNAL_WAL);
+	fill(s, 10);
+	store_close(s);
+	ck_assert_int_gt(each_alloc_failure("open and insert", op_open_sql,
+	    store_intact), 3);
+	ck_assert_int_gt(each_alloc_failure("store_check", op_check,
+	    store_intact), 3);
+	ck_assert_int_gt(each_alloc_failure("store_passwd", op_passwd,
+	    store_intact), 0);
+	{
+		struct cl_err err = CL_ERR_INIT;
+
+		ck_assert_int_eq(store_passwd(tmpdir, "other", 5, PASS,
+		    PASS_LEN, &err), CL_OK);
+	}
+	ck_assert_int_gt(each_alloc_failure("store_rotate", op_rotate,
+	    store_intact), 3);
+	store_intact();
+}
+END_TEST
+
 /* Through the store: injected errors become clear errors, no crash. */
 START_TEST(test_eio_store)
 {
@@ -1961,6 +2091,7 @@ store_suite(void)
 	tcase_add_test(tc, test_eio_store);
 	tcase_add_test(tc, test_ckpt_window);
 	tcase_add_test(tc, test_ckpt_store);
+	tcase_add_test(tc, test_alloc_failures);
 	suite_add_tcase(su, tc);
 	return su;
 }
