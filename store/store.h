@@ -10,10 +10,17 @@
  * Invariants:
  *  - Every page SQLite writes reaches the disk encrypted under the data
  *    key with a fresh random nonce; the associated data binds it to this
- *    store (a random file id), its page number and the kind of file
- *    (database, journal, WAL).  A page that fails authentication is never
- *    handed to SQLite: the statement fails and store_* functions report
- *    CL_ECRYPTO naming the file and the page.
+ *    store (a random file id), its page number and its domain: database
+ *    pages and WAL images share one (a WAL frame is the next version of
+ *    a database page, and checkpoints move it into the database sealed
+ *    as it is), journal images have their own.  A page that fails
+ *    authentication is never handed to SQLite: the statement fails and
+ *    store_* functions report CL_ECRYPTO naming the file and the page.
+ *  - After a crash (SIGKILL, at any write) the store opens and holds
+ *    exactly its committed transactions.  A WAL frame a crash cut short
+ *    or left uncommitted is ignored, as SQLite ignores it; a frame that
+ *    fails authentication inside the committed log is tampering and
+ *    fails the open (see store/wal.c).
  *  - Temporary files, statement journals and sorter spills stay in memory
  *    (temp_store=MEMORY; the VFS refuses to open them on disk).
  *    Memory-mapped I/O is off.
