@@ -761,6 +761,62 @@ store_keys(uint8_t pk[32], uint8_t id[16])
 }
 
 /*
+ * A hot journal of several segments (a writer with a 5-page cache killed
+ * mid-transaction).  After a header that says nRec 0 SQLite's playback
+ * reads the next header right after it (one sector on) and plays back
+ * its records, so `store check` must authenticate those too: here the
+ * first segment loses its records and says nRec 0, and a record of the
+ * second, now right after it, is altered.
+ */
+START_TEST(test_tamper_journal_segments)
+{
+	static const uint8_t magic[8] = {
+	    0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7 };
+	struct cl_err err = CL_ERR_INIT;
+	uint32_t sector;
+	uint8_t *j;
+	size_t len, h2;
+	struct store *s;
+	pid_t pid;
+
+	s = make_store(STORE_MODE_PERSONAL, STORE_JOURNAL_ROLLBACK);
+	fill(s, 100);
+	store_close(s);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		s = open_store(STORE_JOURNAL_ROLLBACK);
+		exec_ok(s, "PRAGMA cache_size=5");
+		exec_ok(s, "BEGIN");
+		exec_ok(s, "UPDATE " TABLE " SET v = v || 'x'");
+		raise(SIGKILL);
+	}
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	j = slurp(path_in("store.db-journal"), &len);
+	ck_assert_ptr_nonnull(j);
+	/* Header: magic, nRec, nonce, size, sector size, page size (BE). */
+	ck_assert_mem_eq(j, magic, 8);
+	sector = rd_be32(j + 20);
+	ck_assert_uint_gt(rd_be32(j + 8), 0);
+	h2 = ((size_t)sector + rd_be32(j + 8) * (size_t)(STORE_PAGE_SIZE + 8) +
+	    sector - 1) / sector * sector;
+	ck_assert_uint_lt(h2 + sector + 8 + STORE_PAGE_SIZE, len);
+	ck_assert_mem_eq(j + h2, magic, 8);		/* a second segment */
+	ck_assert_uint_gt(rd_be32(j + h2 + 8), 0);
+	wr_be32(j + 8, 0);
+	memmove(j + sector, j + h2, len - h2);
+	len -= h2 - sector;
+	j[2 * (size_t)sector + 4 + 100] ^= 0x10;  /* first record's image */
+	spit(path_in("store.db-journal"), j, len);
+	ck_assert_int_eq(store_check(tmpdir, PASS, PASS_LEN, NULL, &err),
+	    CL_ECRYPTO);
+	ck_assert_msg(strstr(err.msg, "journal record 0") != NULL, "%s",
+	    err.msg);
+	free(j);
+}
+END_TEST
+
+/*
  * Append to the WAL w[0..*len) (room for one more frame) a frame for page
  * `pgno` with database size `commit` (0: not a commit), whose checksum
  * continues the last frame's over the plaintext `page`, as SQLite
@@ -2064,6 +2120,7 @@ store_suite(void)
 	tcase_add_test(tc, test_tamper_wal);
 	tcase_add_test(tc, test_wal_torn_zero_page);
 	tcase_add_test(tc, test_wal_torn_uncommitted);
+	tcase_add_test(tc, test_tamper_journal_segments);
 	suite_add_tcase(su, tc);
 
 	tc = tcase_create("crash");
