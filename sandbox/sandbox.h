@@ -64,8 +64,8 @@ enum sandbox_layer {
 	SANDBOX_LAYER_USERNS,		/* unshare(CLONE_NEWUSER) */
 	SANDBOX_LAYER_NETNS,		/* unshare(CLONE_NEWNET) */
 	SANDBOX_LAYER_IPCNS,		/* unshare(CLONE_NEWIPC) */
-	SANDBOX_LAYER_LANDLOCK,		/* ruleset handling every known right */
 	SANDBOX_LAYER_NO_NEW_PRIVS,	/* PR_SET_NO_NEW_PRIVS 1 */
+	SANDBOX_LAYER_LANDLOCK,		/* ruleset handling every known right */
 	SANDBOX_LAYER_SECCOMP,		/* the filter, default kill-process */
 	SANDBOX_N_LAYERS
 };
@@ -123,7 +123,11 @@ struct sandbox_report {
  * Jail the calling process according to `opts`, applying in this order:
  * (1) close every descriptor not in opts->keep_fds; (2) rlimits;
  * (3) PR_SET_DUMPABLE 0; (4) new user, network and IPC namespaces;
- * (5) Landlock; (6) PR_SET_NO_NEW_PRIVS; (7) seccomp.  Fills `report`
+ * (5) PR_SET_NO_NEW_PRIVS; (6) Landlock; (7) seccomp.  no_new_privs comes
+ * before Landlock (ARCHITECTURE.md lists it after) because
+ * landlock_restrict_self(2) demands it of a process without
+ * CAP_SYS_ADMIN, which is every process where user namespaces are
+ * unavailable.  Fills `report`
  * (which may be NULL) with every layer's status in every case, also on
  * failure.
  *
@@ -227,7 +231,7 @@ struct sandbox_exit {
  * it attempted a forbidden system call"; CL_EIO when waitpid failed.
  */
 int	sandbox_wait(pid_t pid, const char *what, bool block,
-	    struct sandbox_exit *out, struct cl_err *err) CL_WUR;
+	    struct sandbox_exit *out, struct cl_err *err);
 
 /* Namespace comparison between a child and the caller. */
 enum sandbox_ns {
