@@ -1,1 +1,43 @@
 # engine/: rules for this module (see Makefile.am).
+
+# The engine library.  One source per line so that parallel branches
+# can append with `libengine_a_SOURCES +=` and merge cleanly.
+noinst_LIBRARIES += libengine.a
+libengine_a_SOURCES = engine/ggml_types.h
+libengine_a_SOURCES += engine/gguf.h
+libengine_a_SOURCES += engine/gguf.c
+
+# The GGUF writer (cloister-mkmodel and tests).  Separate so that the
+# jailed cloister-engine binary never links it.
+noinst_LIBRARIES += libggufwrite.a
+libggufwrite_a_SOURCES = engine/gguf_write.h
+libggufwrite_a_SOURCES += engine/gguf_write.c
+libengine_a_SOURCES += engine/quant.h
+libengine_a_SOURCES += engine/quant.c
+libengine_a_SOURCES += engine/kern.h
+libengine_a_SOURCES += engine/kern_ref.c
+libengine_a_SOURCES += engine/kern_select.c
+
+# Tokenizer (byte-level BPE, chat template, streaming decoder).
+libengine_a_SOURCES += engine/tokenizer.h engine/tokenizer.c engine/unicode.h engine/unicode_tables.c
+EXTRA_DIST += scripts/gen-unicode-tables.py
+
+# The model: loading, forward pass, sampler, thread pool.
+libengine_a_SOURCES += engine/engine.h
+libengine_a_SOURCES += engine/engine_impl.h
+libengine_a_SOURCES += engine/model.c
+libengine_a_SOURCES += engine/lfm2.c
+libengine_a_SOURCES += engine/sampler.c
+libengine_a_SOURCES += engine/pool.h
+libengine_a_SOURCES += engine/pool.c
+
+# cloister-eval: run the engine in-process (tests, benchmarks, people).
+bin_PROGRAMS += cloister-eval
+cloister_eval_SOURCES = engine/eval_main.c
+cloister_eval_LDADD = libengine.a libutil.a -lm
+
+check_PROGRAMS += tests/check_engine
+TESTS += tests/check_engine
+tests_check_engine_SOURCES = tests/check_engine.c
+tests_check_engine_CFLAGS = $(TEST_CFLAGS)
+tests_check_engine_LDADD = libengine.a libutil.a $(TEST_LIBS)
