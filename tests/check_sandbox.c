@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -1046,6 +1047,26 @@ END_TEST
 
 /* ---- spawn, wait, attestation ---- */
 
+/* True when our network namespace has nothing but a loopback interface. */
+static bool
+net_is_lo_only(void)
+{
+	char buf[4096];
+	int fd = open("/proc/self/net/dev", O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	const char *p;
+	int ifaces = 0;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	for (p = buf; (p = strchr(p, ':')) != NULL; p++)
+		ifaces++;
+	return ifaces <= 1;
+}
+
 struct hello {
 	struct sandbox_report	rep;
 	int			rc;
@@ -1196,6 +1217,67 @@ START_TEST(test_spawn_and_attest)
 	ck_assert_int_eq(ex.code, 0);
 	ours = sandbox_attest(pid, &a, &err);
 	ck_assert_int_eq(ours, CL_ENOTFOUND);
+}
+END_TEST
+
+/*
+ * The usual broker is not root: the undumpable engine's ns links are
+ * hidden from it, and the fallbacks (uid_map, net/dev) must still prove
+ * the new user and network namespaces.  Check runs each test in its own
+ * process, so this one may drop to nobody.
+ */
+START_TEST(test_attest_unprivileged)
+{
+	char *argv[] = { g_self, "--engine-helper", "idle",
+	    g_mode_arg, g_allow_arg, NULL };
+	struct sandbox_attestation a;
+	struct sandbox_exit ex;
+	struct cl_err err = CL_ERR_INIT;
+	struct hello h;
+	char link[64];
+	int sv[2];
+	pid_t pid;
+
+	if (getuid() == 0 && (setgroups(0, NULL) != 0 ||
+	    setresgid(65534, 65534, 65534) != 0 ||
+	    setresuid(65534, 65534, 65534) != 0)) {
+		fprintf(stderr, "note: cannot drop to nobody; not tested\n");
+		return;
+	}
+	if (access(g_self, X_OK) != 0) {
+		fprintf(stderr, "note: nobody cannot run %s\n", g_self);
+		return;
+	}
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    sv), 0);
+	ck_assert_msg(sandbox_spawn(g_self, argv, &sv[1], 1, &pid, &err) ==
+	    CL_OK, "%s", err.msg);
+	close(sv[1]);
+	ck_assert_int_eq(read(sv[0], &h, sizeof(h)), (ssize_t)sizeof(h));
+	if (h.rc != CL_OK) {
+		/* No user namespaces for nobody here: nothing to prove. */
+		fprintf(stderr, "note: unprivileged jail refused: %s\n", h.msg);
+		close(sv[0]);
+		(void)sandbox_wait(pid, "engine", true, &ex, &err);
+		return;
+	}
+	snprintf(link, sizeof(link), "/proc/%ld/ns/net", (long)pid);
+	ck_assert_int_eq(readlink(link, (char[64]){ 0 }, 64), -1);
+	ck_assert_int_eq(sandbox_attest(pid, &a, &err), CL_OK);
+	ck_assert_int_eq(a.seccomp_mode_min, 2);
+	ck_assert(a.no_new_privs);
+	if (h.rep.layers[SANDBOX_LAYER_USERNS].status == SANDBOX_STATUS_APPLIED)
+		ck_assert_int_eq(a.user_ns, SANDBOX_NS_NEW);
+	if (h.rep.layers[SANDBOX_LAYER_NETNS].status ==
+	    SANDBOX_STATUS_APPLIED && !net_is_lo_only())
+		ck_assert_int_eq(a.net_ns, SANDBOX_NS_NEW);
+	/* The IPC namespace cannot be seen; the claim stands in for it. */
+	ck_assert_int_eq(a.ipc_ns, SANDBOX_NS_UNKNOWN);
+	if (sandbox_report_is_whole(&h.rep))
+		ck_assert_msg(sandbox_attestation_check(&a, SANDBOX_MODE_FULL,
+		    &h.rep, &err) == CL_OK, "%s", err.msg);
+	close(sv[0]);
+	ck_assert_int_eq(sandbox_wait(pid, "engine", true, &ex, &err), CL_OK);
 }
 END_TEST
 
@@ -1597,6 +1679,7 @@ sandbox_suite(void)
 
 	tc = tcase_create("spawn");
 	tcase_add_test(tc, test_spawn_and_attest);
+	tcase_add_test(tc, test_attest_unprivileged);
 	tcase_add_test(tc, test_attest_unjailed_child);
 	tcase_add_test(tc, test_spawn_exec_failure);
 	tcase_add_test(tc, test_wait_decodes);
