@@ -19,6 +19,8 @@ enum sc_action {
 	SC_ALLOW_NOEXEC,	/* allowed when arg `arg` has no PROT_EXEC bit */
 	SC_ALLOW_THREAD,	/* clone: allowed for a thread, nothing else */
 	SC_ALLOW_SELF,		/* allowed when arg `arg` is our own pid */
+	SC_ALLOW_FLAGS_EQ,	/* allowed when arg `arg` equals `val` ... */
+	SC_ERRNO_FLAGS_NE,	/* ... else fails with EACCES (pairs with it) */
 	SC_ERRNO,		/* fails with errno `val` instead of killing */
 	SC_KILL,		/* kills the process (denylist profile) */
 	SC_KILL_ARG_EQ		/* kills when arg `arg` equals `val` */
@@ -28,8 +30,8 @@ enum sc_action {
 struct sc_rule {
 	const char	*name;		/* system call, libseccomp spelling */
 	enum sc_action	 action;
-	unsigned	 arg;		/* argument index for *_NOEXEC/_SELF/_ARG_EQ */
-	unsigned long	 val;		/* errno for SC_ERRNO, value for _ARG_EQ */
+	unsigned	 arg;		/* argument index for conditional rows */
+	unsigned long	 val;		/* errno for SC_ERRNO, else the value */
 	const char	*why;		/* the reason, mirrored in the man page */
 };
 

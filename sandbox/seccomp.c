@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,7 +45,8 @@ static const struct sc_rule engine_rules[] = {
 	{ "close",		SC_ALLOW, 0, 0, "dropping a descriptor" },
 	{ "poll",		SC_ALLOW, 0, 0, "waiting on the IPC socket" },
 	{ "ppoll",		SC_ALLOW, 0, 0, "waiting on the IPC socket (poll(2) on arm64)" },
-	{ "newfstatat",		SC_ERRNO, 0, EACCES, "stdio probing a stream; fails softly, never resolves a path" },
+	{ "newfstatat",		SC_ALLOW_FLAGS_EQ, 3, AT_EMPTY_PATH, "fstat(3) of the model; a path reveals metadata at most" },
+	{ "newfstatat",		SC_ERRNO_FLAGS_NE, 3, AT_EMPTY_PATH, "stat(2) by path fails softly (libc probes)" },
 	/* memory */
 	{ "mmap",		SC_ALLOW_NOEXEC, 2, 0, "model mapping, malloc, thread stacks; never PROT_EXEC" },
 	{ "mprotect",		SC_ALLOW_NOEXEC, 2, 0, "thread stack guard pages; never PROT_EXEC" },
@@ -193,6 +195,13 @@ add_rule(scmp_filter_ctx ctx, const struct sc_rule *rule, int nr)
 	case SC_ALLOW_SELF:
 		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 		    SCMP_CMP(rule->arg, SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+	case SC_ALLOW_FLAGS_EQ:
+		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+		    SCMP_CMP(rule->arg, SCMP_CMP_MASKED_EQ, 0xffffffffUL,
+		    rule->val));
+	case SC_ERRNO_FLAGS_NE:
+		return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), nr, 1,
+		    SCMP_CMP(rule->arg, SCMP_CMP_NE, rule->val));
 	case SC_ERRNO:
 		return seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint16_t)rule->val),
 		    nr, 0);
