@@ -53,6 +53,9 @@
 #define LL_FS_REFER		(1ULL << 13)		/* ABI 2 */
 #define LL_FS_TRUNCATE		(1ULL << 14)		/* ABI 3 */
 #define LL_FS_IOCTL_DEV		(1ULL << 15)		/* ABI 5 */
+/* The rights that apply to a file (the rest are about directories). */
+#define LL_FS_FILE_RIGHTS	(LL_FS_EXECUTE | LL_FS_WRITE_FILE | \
+	LL_FS_READ_FILE | LL_FS_TRUNCATE | LL_FS_IOCTL_DEV)
 #define LL_NET_BIND_TCP		(1ULL << 0)		/* ABI 4 */
 #define LL_NET_CONNECT_TCP	(1ULL << 1)		/* ABI 4 */
 #define LL_SCOPE_ABSTRACT_UNIX	(1ULL << 0)		/* ABI 6 */
@@ -139,8 +142,7 @@ add_path_rule(int ruleset_fd, const char *path, uint64_t access,
 	}
 	/* Directory-only rights on a file make the kernel refuse the rule. */
 	if (!S_ISDIR(st.st_mode))
-		access &= ~(LL_FS_READ_DIR | (LL_FS_ABI1 & ~(LL_FS_EXECUTE |
-		    LL_FS_WRITE_FILE | LL_FS_READ_FILE)));
+		access &= LL_FS_FILE_RIGHTS;
 	memset(&pb, 0, sizeof(pb));
 	pb.allowed_access = access;
 	pb.parent_fd = fd;

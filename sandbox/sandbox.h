@@ -108,8 +108,11 @@ struct sandbox_layer_report {
 };
 
 /*
- * What sandbox_enter() did.  Plain data (no pointers): it may be copied,
- * written to a pipe or sent in a frame as is.
+ * What sandbox_enter() did.  Plain data (no pointers): it may be copied
+ * or written to a pipe as is; on the wire, send its fields explicitly.
+ * A report received from the engine is untrusted: every function here
+ * treats unknown status values as "not applied" and never reads past
+ * detail[] (it need not be NUL-terminated).
  */
 struct sandbox_report {
 	enum sandbox_mode		mode;

@@ -1039,6 +1039,31 @@ START_TEST(test_report_format)
 }
 END_TEST
 
+/* A report from the engine is hostile input: garbage must stay harmless. */
+START_TEST(test_hostile_report)
+{
+	struct sandbox_report rep;
+	struct sandbox_attestation a;
+	struct cl_buf b = CL_BUF_INIT;
+	unsigned l;
+
+	memset(&rep, 'A', sizeof(rep));		/* no NUL anywhere */
+	for (l = 0; l < SANDBOX_N_LAYERS; l++)
+		rep.layers[l].status = (enum sandbox_status)99;
+	ck_assert(!sandbox_report_is_whole(&rep));
+	ck_assert_int_eq(sandbox_report_format(&rep, &b), CL_OK);
+	ck_assert_ptr_nonnull(strstr(b.data, "unknown"));
+	ck_assert_uint_lt(b.len, 2048);
+	memset(&a, 0, sizeof(a));
+	a.seccomp_mode_min = 2;
+	a.seccomp_filters_min = a.seccomp_filters_max = 1;
+	a.no_new_privs = true;
+	a.user_ns = a.net_ns = a.ipc_ns = SANDBOX_NS_NEW;
+	ck_assert_int_eq(sandbox_verdict(&a, &rep), SANDBOX_VERDICT_DEGRADED);
+	cl_buf_release(&b);
+}
+END_TEST
+
 START_TEST(test_bad_options)
 {
 	struct sandbox_opts o;
@@ -1686,6 +1711,7 @@ sandbox_suite(void)
 	tcase_add_test(tc, test_mode_off);
 	tcase_add_test(tc, test_report_format);
 	tcase_add_test(tc, test_bad_options);
+	tcase_add_test(tc, test_hostile_report);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("spawn");
