@@ -65,8 +65,9 @@ struct kern_ops {
 /* `force` argument of kern_ops_select(). */
 enum {
 	KERN_AUTO = 0,		/* the best variant this CPU and OS support */
-	KERN_FORCE_REF = 1	/* the scalar reference (tests, doctor) */
-	/* later: KERN_FORCE_AVX2, KERN_FORCE_AVX512, KERN_FORCE_NEON */
+	KERN_FORCE_REF = 1,	/* the scalar reference (tests, doctor) */
+	KERN_FORCE_AVX2 = 2	/* AVX2 + FMA + F16C, if supported */
+	/* later: KERN_FORCE_AVX512, KERN_FORCE_NEON */
 };
 
 /*
@@ -79,5 +80,11 @@ const struct kern_ops *kern_ops_select(unsigned force);
 
 /* The scalar reference table; never NULL. */
 const struct kern_ops *kern_ops_ref(void);
+
+/*
+ * The AVX2 table (x86-64 builds only).  Calling its ops on a CPU without
+ * AVX2, FMA and F16C faults: go through kern_ops_select(), which checks.
+ */
+const struct kern_ops *kern_ops_avx2(void);
 
 #endif /* CLOISTER_KERN_H */
