@@ -70,15 +70,18 @@ struct kern_ops {
 
 /* `force` argument of kern_ops_select(). */
 enum {
-	KERN_AUTO = 0,		/* the best variant this CPU and OS support */
+	KERN_AUTO = 0,		/* best variant for this CPU (ref for now) */
 	KERN_FORCE_REF = 1,	/* the scalar reference (tests, doctor) */
 	KERN_FORCE_AVX2 = 2	/* AVX2 + FMA + F16C, if supported */
 	/* later: KERN_FORCE_AVX512, KERN_FORCE_NEON */
 };
 
 /*
- * The kernel table for `force`.  KERN_AUTO probes the CPU once (under
- * pthread_once; thread-safe) and returns the best available variant.
+ * The kernel table for `force`.  The first call probes the CPU once
+ * (under pthread_once; thread-safe).  KERN_AUTO returns the best variant
+ * whose numerics the engine's tests accept, for now always ref (see
+ * kern_select.c); KERN_FORCE_AVX2 returns avx2 where CPU and OS support
+ * it.
  * Returns NULL when a forced variant is not available on this machine or
  * `force` is unknown.  The table is static: never freed.
  */

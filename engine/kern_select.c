@@ -50,13 +50,20 @@ cpu_has_avx2(void)
 }
 #endif /* HAVE_AVX2_KERNELS */
 
+/*
+ * XXX: AUTO stays on ref even where AVX2 runs.  "avx2" rounds activations
+ * as llama.cpp does, and in the random synthetic test models that moves
+ * some top-1 tokens away from ref's (REFVECTORS.md: llama.cpp and the
+ * exact pass agree on only 69-100% of argmaxes); check_engine asserts
+ * AUTO's top-1 equals ref's.  Switch AUTO once those tests compare the
+ * fast path with the "llamacpp" logits instead.
+ */
 static void
 probe(void)
 {
 	auto_ops = kern_ops_ref();
 #ifdef HAVE_AVX2_KERNELS
-	if ((have_avx2 = cpu_has_avx2()))
-		auto_ops = kern_ops_avx2();
+	have_avx2 = cpu_has_avx2();
 #endif
 }
 
