@@ -66,3 +66,14 @@ TESTS += tests/check_proto
 tests_check_proto_SOURCES = tests/check_proto.c
 tests_check_proto_CFLAGS = $(TEST_CFLAGS)
 tests_check_proto_LDADD = libengine.a libutil.a $(TEST_LIBS)
+
+# SIMD kernel tables: each file is compiled alone with its own -m flags so
+# wide instructions never leak into generic code, and its objects are
+# added to libengine.a (kern_select.c only calls them after probing).
+if CPU_X86_64
+noinst_LIBRARIES += libkern_avx2.a
+libkern_avx2_a_SOURCES = engine/kern_avx2.c
+libkern_avx2_a_CFLAGS = $(AM_CFLAGS) -mavx2 -mfma -mf16c
+libengine_a_LIBADD = $(libkern_avx2_a_OBJECTS)
+libengine_a_DEPENDENCIES = $(libkern_avx2_a_OBJECTS)
+endif
