@@ -1,1 +1,15 @@
-# policy/: rules for this module (see Makefile.am).
+# policy/: the administrator's policy (parser, streaming filter, PII
+# detectors, time windows and quotas, hooks, sealing, PINs).
+noinst_LIBRARIES += libpolicy.a
+libpolicy_a_SOURCES = policy/policy.h policy/policy_impl.h \
+	policy/parse.c policy/match.c policy/pii.c policy/filter.c \
+	policy/hours.c policy/seal.c
+libpolicy_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
+
+POLICY_TEST_LIBS = libpolicy.a libutil.a $(SODIUM_LIBS) $(TEST_LIBS)
+
+check_PROGRAMS += tests/check_policy_parse
+TESTS += tests/check_policy_parse
+tests_check_policy_parse_SOURCES = tests/check_policy_parse.c
+tests_check_policy_parse_CFLAGS = $(TEST_CFLAGS) $(SODIUM_CFLAGS)
+tests_check_policy_parse_LDADD = $(POLICY_TEST_LIBS)

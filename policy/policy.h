@@ -231,6 +231,7 @@ struct policy_verdict {
 	enum policy_action	 action;/* for BLOCK_*: what was done */
 	int			 rule;	/* see above */
 	bool			 stopped;	/* the stream must end */
+	bool			 prompt;	/* about the prompt */
 	unsigned		 n_redacted;	/* items replaced so far */
 	unsigned		 redacted_pii;	/* POLICY_PII_* kinds seen */
 	unsigned		 n_terms_redacted;	/* terms+patterns */
@@ -408,7 +409,7 @@ typedef int (*policy_sign_fn)(void *ctx, const uint8_t *msg, size_t len,
  * Seal policy bytes: parse them (a policy that does not parse is not
  * sealed), drop an existing seal line, and append a new one signed through
  * `sign`.  `pk` is the admin public key (for the key id).  On success
- * *out/*out_len hold the new file bytes (caller frees with cl_free()).
+ * *out and *out_len hold the new file bytes (caller frees with cl_free()).
  */
 int	policy_seal(const char *text, size_t len, policy_sign_fn sign,
 	    void *sign_ctx, const uint8_t pk[32], char **out, size_t *out_len,
