@@ -36,6 +36,7 @@ struct policy_filter {
 	struct cl_buf	 pend;		/* [0, ctx) context, then undecided */
 	size_t		 ctx;
 	struct cl_buf	 held;		/* hold_all: judged text */
+	struct cl_buf	 stage;		/* judged in this call, not released */
 	uint64_t	 limit_tokens;	/* min(max_output_tokens, budget) */
 	enum policy_verdict_kind limit_kind;
 	uint64_t	 n_tokens;
@@ -82,6 +83,7 @@ policy_filter_free(struct policy_filter *f)
 		return;
 	cl_buf_release(&f->pend);
 	cl_buf_release(&f->held);
+	cl_buf_release(&f->stage);
 	cl_free(f->pm_so);
 	cl_free(f->pm_eo);
 	cl_free(f);
@@ -145,10 +147,27 @@ cp_end(const char *s, size_t n, size_t e)
 	return e;
 }
 
+/*
+ * Judged text goes to `stage` first and is released (to `out`, or to
+ * `held` when an output hook must see the whole answer) at the end of the
+ * call, so a refusal drops everything the caller has not yet been given.
+ */
 static int
-sink(struct policy_filter *f, struct cl_buf *out, const char *p, size_t n)
+sink(struct policy_filter *f, const char *p, size_t n)
 {
-	return cl_buf_append(f->hold_all ? &f->held : out, p, n);
+	return cl_buf_append(&f->stage, p, n);
+}
+
+static int
+commit(struct policy_filter *f, struct cl_buf *out)
+{
+	int r = CL_OK;
+
+	if (f->stage.len > 0)
+		r = cl_buf_append(f->hold_all ? &f->held : out,
+		    f->stage.data, f->stage.len);
+	cl_buf_reset(&f->stage);
+	return r;
 }
 
 /* Stop the stream with verdict `kind`; drop what is undecided. */
@@ -179,7 +198,8 @@ release(struct policy_filter *f, struct cl_buf *out, const char *p,
 		stop(f, POLICY_VERDICT_OUTPUT_CHARS);
 		return CL_OK;
 	}
-	if ((r = sink(f, out, p, n)) != CL_OK)
+	(void)out;
+	if ((r = sink(f, p, n)) != CL_OK)
 		return r;
 	f->n_chars += nchars;
 	return CL_OK;
@@ -247,11 +267,13 @@ scan(struct policy_filter *f, bool final, struct cl_buf *out)
 			f->v.rule = block_term ? (int)ti : (int)pk;
 			f->v.action = f->prompt ? POLICY_ACTION_REFUSE :
 			    pr->on_block;
-			if (f->v.action == POLICY_ACTION_REFUSE)
+			if (f->v.action == POLICY_ACTION_REFUSE) {
 				cl_buf_reset(&f->held);
+				cl_buf_reset(&f->stage);
+			}
 			stop(f, block_term ? POLICY_VERDICT_BLOCK_TERM :
 			    POLICY_VERDICT_BLOCK_PATTERN);
-			return CL_OK;
+			return commit(f, out);
 		}
 		if (block_term || block_pat || rq == MATCH_YES) {
 			/* Redact the longest; blocks win ties. */
@@ -285,6 +307,8 @@ scan(struct policy_filter *f, bool final, struct cl_buf *out)
 		i += (size_t)l;
 		f->started = true;
 	}
+	if ((r = commit(f, out)) != CL_OK)
+		return r;
 	if (f->done)
 		return CL_OK;
 	/* Keep the last judged code point as context, drop the rest. */

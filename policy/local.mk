@@ -13,3 +13,15 @@ TESTS += tests/check_policy_parse
 tests_check_policy_parse_SOURCES = tests/check_policy_parse.c
 tests_check_policy_parse_CFLAGS = $(TEST_CFLAGS) $(SODIUM_CFLAGS)
 tests_check_policy_parse_LDADD = $(POLICY_TEST_LIBS)
+
+check_PROGRAMS += tests/check_pii
+TESTS += tests/check_pii
+tests_check_pii_SOURCES = tests/check_pii.c
+tests_check_pii_CFLAGS = $(TEST_CFLAGS) $(SODIUM_CFLAGS)
+tests_check_pii_LDADD = $(POLICY_TEST_LIBS)
+
+check_PROGRAMS += tests/check_policy_filter
+TESTS += tests/check_policy_filter
+tests_check_policy_filter_SOURCES = tests/check_policy_filter.c
+tests_check_policy_filter_CFLAGS = $(TEST_CFLAGS) $(SODIUM_CFLAGS)
+tests_check_policy_filter_LDADD = $(POLICY_TEST_LIBS)

@@ -151,8 +151,11 @@ m_phone_intl(const char *s, size_t n, size_t pos, bool final, size_t *len)
 		return MATCH_NO;
 	for (;;) {
 		c = BYTE(i);
-		if (c < 0)
-			return digits < 15 ? MORE_OR_NO : MATCH_NO;
+		if (c < 0) {
+			if (!final)
+				return digits < 15 ? MATCH_MORE : MATCH_NO;
+			break;
+		}
 		if (is_digit(c)) {
 			if (++digits > 15)
 				return MATCH_NO;
@@ -174,8 +177,8 @@ m_phone_intl(const char *s, size_t n, size_t pos, bool final, size_t *len)
 		if (phone_sep(c) && digits > 0 && (is_digit(BYTE(i - 1)) ||
 		    BYTE(i - 1) == ')')) {
 			c = BYTE(i + 1);
-			if (c < 0)
-				return digits < 15 ? MORE_OR_NO : MATCH_NO;
+			if (c < 0 && !final)
+				return digits < 15 ? MATCH_MORE : MATCH_NO;
 			if (is_digit(c) || c == '(') {
 				i++;
 				continue;
@@ -324,8 +327,11 @@ m_card(const char *s, size_t n, size_t pos, bool final, size_t *len)
 		return MATCH_NO;
 	for (;;) {
 		c = BYTE(i);
-		if (c < 0)
-			return MORE_OR_NO;
+		if (c < 0) {
+			if (!final)
+				return MATCH_MORE;
+			break;
+		}
 		if (is_digit(c)) {
 			if (nd == 19)
 				return MATCH_NO;
@@ -335,8 +341,8 @@ m_card(const char *s, size_t n, size_t pos, bool final, size_t *len)
 		}
 		if ((c == ' ' || c == '-') && nd < 19) {
 			c = BYTE(i + 1);
-			if (c < 0)
-				return MORE_OR_NO;
+			if (c < 0 && !final)
+				return MATCH_MORE;
 			if (is_digit(c)) {
 				i++;
 				continue;
