@@ -4,3 +4,8 @@ bin_PROGRAMS += cloister
 cloister_SOURCES = cli/cli.h cli/cloister.c
 cloister_CFLAGS = $(AM_CFLAGS)
 cloister_LDADD = libutil.a -lm
+
+# store commands (init, passwd, store check|rotate)
+cloister_SOURCES += cli/cmd_store.h cli/cmd_store.c
+cloister_CFLAGS += $(SQLITE_CFLAGS) $(SODIUM_CFLAGS)
+cloister_LDADD += libstore.a libutil.a $(SQLITE_LIBS) $(SODIUM_LIBS)

@@ -22,3 +22,12 @@ tests/data/synth-tiny-s1-f32.gguf: tests/data/synth-tiny-s1-f32.gguf.xz
 	mv $@.tmp $@
 check_DATA = tests/data/synth-tiny-s1-f32.gguf
 CLEANFILES += tests/data/synth-tiny-s1-f32.gguf
+
+# GGUF reader and writer (engine/gguf*.c).
+check_PROGRAMS += tests/check_gguf
+TESTS += tests/check_gguf
+tests_check_gguf_SOURCES = tests/check_gguf.c
+tests_check_gguf_CFLAGS = $(TEST_CFLAGS)
+tests_check_gguf_LDADD = libggufwrite.a libengine.a libutil.a $(TEST_LIBS)
+# libFuzzer harness for the GGUF reader: built by hand, see the file.
+EXTRA_DIST += tests/fuzz_gguf.c
