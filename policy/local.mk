@@ -3,7 +3,7 @@
 noinst_LIBRARIES += libpolicy.a
 libpolicy_a_SOURCES = policy/policy.h policy/policy_impl.h \
 	policy/parse.c policy/match.c policy/pii.c policy/filter.c \
-	policy/hours.c policy/seal.c
+	policy/hours.c policy/seal.c policy/hook.c
 libpolicy_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
 
 POLICY_TEST_LIBS = libpolicy.a libutil.a $(SODIUM_LIBS) $(TEST_LIBS)
@@ -25,3 +25,9 @@ TESTS += tests/check_policy_filter
 tests_check_policy_filter_SOURCES = tests/check_policy_filter.c
 tests_check_policy_filter_CFLAGS = $(TEST_CFLAGS) $(SODIUM_CFLAGS)
 tests_check_policy_filter_LDADD = $(POLICY_TEST_LIBS)
+
+check_PROGRAMS += tests/check_policy
+TESTS += tests/check_policy
+tests_check_policy_SOURCES = tests/check_policy.c
+tests_check_policy_CFLAGS = $(TEST_CFLAGS) $(SODIUM_CFLAGS)
+tests_check_policy_LDADD = $(POLICY_TEST_LIBS)
