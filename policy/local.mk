@@ -31,3 +31,4 @@ TESTS += tests/check_policy
 tests_check_policy_SOURCES = tests/check_policy.c
 tests_check_policy_CFLAGS = $(TEST_CFLAGS) $(SODIUM_CFLAGS)
 tests_check_policy_LDADD = $(POLICY_TEST_LIBS)
+EXTRA_DIST += tests/fuzz_policy.c

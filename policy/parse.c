@@ -231,13 +231,11 @@ after_item(struct lex *lx, const char *key, bool list, bool *more)
 	*more = false;
 	p = skip_blank(lx, lx->pos);
 	if (list && p < lx->len && lx->t[p] == ',') {
+		comma = p;
 		p = skip_blank(lx, p + 1);
 		*more = true;
 		if (at_eol(lx, p) || lx->t[p] == '#') {
 			/* A trailing comma continues the list. */
-			comma = p;
-			while (lx->t[comma] != ',')
-				comma--;
 			line = lx->line;
 			ls = lx->line_start;
 			lx->pos = p;
@@ -668,6 +666,97 @@ hours_canon(const struct policy_hours *h, size_t n, struct cl_buf *o)
 }
 
 /*
+ * Bound a pattern's complexity before regcomp(), whose memory use grows
+ * very fast with stacked and counted repetitions ("a+++++..." took more
+ * than 2 GB in fuzzing).  Rules: no quantifier directly after another
+ * (undefined in POSIX anyway), at most 32 quantifiers, groups nested at
+ * most 8 deep, counted repetitions {n,m} with m at most 100 and at most
+ * 256 in all.  Returns NULL or what is wrong.
+ */
+static const char *
+pattern_too_complex(const char *s)
+{
+	int depth = 0, n_quant = 0, sum = 0, v, hi;
+	bool prev_quant = false;
+	const char *p = s;
+
+	while (*p != '\0') {
+		if (*p == '\\') {
+			if (p[1] == '\0')
+				break;
+			p += 2;
+			prev_quant = false;
+			continue;
+		}
+		if (*p == '[') {
+			/* A bracket expression: ']' first is literal. */
+			p++;
+			if (*p == '^')
+				p++;
+			if (*p == ']')
+				p++;
+			while (*p != '\0' && *p != ']') {
+				if (*p == '[' && (p[1] == ':' || p[1] == '.' ||
+				    p[1] == '=')) {
+					char c = p[1];
+
+					p += 2;
+					while (*p != '\0' && !(p[0] == c &&
+					    p[1] == ']'))
+						p++;
+					if (*p != '\0')
+						p += 2;
+					continue;
+				}
+				p++;
+			}
+			if (*p == ']')
+				p++;
+			prev_quant = false;
+			continue;
+		}
+		if (*p == '*' || *p == '+' || *p == '?' || *p == '{') {
+			if (prev_quant)
+				return "two repetition operators in a row";
+			if (++n_quant > 32)
+				return "more than 32 repetition operators";
+			if (*p == '{') {
+				hi = 0;
+				v = 0;
+				for (p++; *p != '\0' && *p != '}'; p++) {
+					if (*p >= '0' && *p <= '9') {
+						v = v * 10 + (*p - '0');
+						if (v > 1000)
+							v = 1000;
+					} else
+						v = 0;
+					if (v > hi)
+						hi = v;
+				}
+				if (hi > 100)
+					return "a counted repetition above 100";
+				sum += hi;
+				if (sum > 256)
+					return "counted repetitions above 256 "
+					    "in all";
+				if (*p == '}')
+					p++;
+			} else
+				p++;
+			prev_quant = true;
+			continue;
+		}
+		if (*p == '(' && ++depth > 8)
+			return "groups nested more than 8 deep";
+		if (*p == ')' && depth > 0)
+			depth--;
+		prev_quant = false;
+		p++;
+	}
+	return NULL;
+}
+
+/*
  * Apply one "key = value" whose value starts at lx->pos to `pr`,
  * replacing what was there.  On return lx->pos is at the end of the
  * value (the comment or the end of its last line).
@@ -687,6 +776,7 @@ apply(struct lex *lx, const struct key *k, struct policy_profile *pr)
 	bool more, bv = false, first = true, kw = false;
 	regex_t re;
 	int r = CL_EINTERNAL, rc;
+	const char *why;
 	char rerr[80];
 
 	switch (k->type) {
@@ -871,6 +961,13 @@ apply(struct lex *lx, const struct key *k, struct policy_profile *pr)
 						    "pattern must be 1 to %d "
 						    "bytes of text",
 						    POLICY_PATTERN_MAX);
+						goto out;
+					}
+					if ((why = pattern_too_complex(it.s))
+					    != NULL) {
+						r = lex_err(lx, it.at, "block "
+						    "pattern too complex: %s",
+						    why);
 						goto out;
 					}
 					rc = regcomp(&re, it.s, REG_EXTENDED |
@@ -1419,7 +1516,8 @@ policy_parse(const char *name, const char *text, size_t len,
 	r = CL_OK;
 out:
 	profile_free(scratch);
-	sections_free(secs, n_secs);
+	/* Every slot: a header that failed may have named its section. */
+	sections_free(secs, POLICY_PROFILES_MAX + 1);
 	policy_free(pol);
 	return r;
 }

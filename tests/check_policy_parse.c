@@ -308,6 +308,15 @@ static const struct {
 	  "policy:2:21: 'none' must be the only value of 'block_terms'" },
 	{ "[default]\nblock_patterns = \"(unclosed\"\n",
 	  "policy:2:18: bad regular expression: Unmatched ( or \\(" },
+	{ "[default]\nblock_patterns = \"a+++\"\n",
+	  "policy:2:18: block pattern too complex: two repetition operators "
+	  "in a row" },
+	{ "[default]\nblock_patterns = \"(a{50}){60}\", \"b{101}\"\n",
+	  "policy:2:33: block pattern too complex: a counted repetition "
+	  "above 100" },
+	{ "[default]\nblock_patterns = \"((((((((((a))))))))))\"\n",
+	  "policy:2:18: block pattern too complex: groups nested more than 8 "
+	  "deep" },
 	{ "[default]\npattern_window = 8\n",
 	  "policy:2:18: 'pattern_window' must be between 16 and 1024, found "
 	  "'8'" },
