@@ -1,8 +1,39 @@
-# bench/: rules for this module (see Makefile.am).
+# bench/: benchmarks, built with `make bench` (never by `make check`).
+
+# The store workload on plain SQLite and cloister's store; SQLCipher in
+# its own binary (its symbols clash with SQLite's).  bench/store-bench.sh
+# runs them all.
+EXTRA_PROGRAMS = bench/store_bench
+bench_store_bench_SOURCES = bench/store_bench.c
+bench_store_bench_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(SODIUM_CFLAGS)
+bench_store_bench_LDADD = libstore.a libutil.a $(SQLITE_LIBS) $(SODIUM_LIBS)
+STORE_BENCH_BINS = bench/store_bench
+if HAVE_SQLCIPHER
+EXTRA_PROGRAMS += bench/store_bench_sqlcipher
+bench_store_bench_sqlcipher_SOURCES = bench/store_bench.c
+bench_store_bench_sqlcipher_CFLAGS = $(AM_CFLAGS) -DBENCH_SQLCIPHER \
+	-DSQLITE_HAS_CODEC $(SQLCIPHER_CFLAGS)
+bench_store_bench_sqlcipher_LDADD = $(SQLCIPHER_LIBS)
+STORE_BENCH_BINS += bench/store_bench_sqlcipher
+endif
+EXTRA_DIST += bench/store-bench.sh bench/README.md
+CLEANFILES += $(STORE_BENCH_BINS)
+
+bench: $(STORE_BENCH_BINS)
+.PHONY: bench
+
+# The engine in-process (no jail), in the manner of llama-bench.
+EXTRA_PROGRAMS += bench/engine_bench
+bench_engine_bench_SOURCES = bench/engine_bench.c
+bench_engine_bench_LDADD = libengine.a libutil.a -lm
+CLEANFILES += bench/engine_bench
+bench: bench/engine_bench
 
 # The streaming policy filter's cost per token (issue 6: under 1% of a
 # decode step).  Run: ./bench/policy_bench [decode_ms]
-noinst_PROGRAMS += bench/policy_bench
+EXTRA_PROGRAMS += bench/policy_bench
 bench_policy_bench_SOURCES = bench/policy_bench.c
 bench_policy_bench_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
 bench_policy_bench_LDADD = libpolicy.a libutil.a $(SODIUM_LIBS) -lm
+CLEANFILES += bench/policy_bench
+bench: bench/policy_bench
