@@ -34,6 +34,7 @@ bench: bench/engine_bench
 EXTRA_PROGRAMS += bench/policy_bench
 bench_policy_bench_SOURCES = bench/policy_bench.c
 bench_policy_bench_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
-bench_policy_bench_LDADD = libpolicy.a libutil.a $(SODIUM_LIBS) -lm
+bench_policy_bench_LDADD = libpolicy.a libsandbox.a libutil.a $(SODIUM_LIBS) \
+	$(SECCOMP_LIBS) -lm
 CLEANFILES += bench/policy_bench
 bench: bench/policy_bench

@@ -12,4 +12,5 @@ cloister_LDADD += libstore.a libutil.a $(SQLITE_LIBS) $(SODIUM_LIBS)
 
 # policy commands (policy check|show|seal|set-pin)
 cloister_SOURCES += cli/cmd_policy.h cli/cmd_policy.c
-cloister_LDADD += libpolicy.a libutil.a $(SODIUM_LIBS)
+cloister_LDADD += libpolicy.a libsandbox.a libutil.a $(SODIUM_LIBS) \
+	$(SECCOMP_LIBS)

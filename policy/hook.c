@@ -8,17 +8,15 @@
  * JSON object on stdin and must answer one JSON object on stdout within
  * hook_timeout.  The broker treats it like any untrusted peer: the answer
  * is bounded (64 KiB) and parsed strictly, and anything but a well-formed
- * allow / block / replace is a block.  The child starts with an empty
- * environment (PATH=/usr/bin:/bin only), in its own process group (so a
- * timeout kills the hook and everything it started), with no descriptors
- * but its stdin/stdout and /dev/null as stderr, no core files, no new
- * privileges, and in new user, network and IPC namespaces: no network
- * exists in there.  If the namespaces cannot be made the hook is not run
- * (fail closed) and that is reported.
- *
- * XXX: the sandbox branch's sandbox_spawn_hook() (Landlock read-only
- * filesystem, seccomp denylist) will replace child_setup() once its
- * implementation lands; the namespaces here already give "no network".
+ * allow / block / replace is a block.  The hook is started by
+ * sandbox_spawn_hook() with SANDBOX_PROFILE_HOOK: an environment of
+ * PATH=/usr/bin:/bin only, its own session and process group (so a
+ * timeout kills the hook and everything it started), no descriptors but
+ * its stdin, stdout and /dev/null as stderr, a read-only filesystem
+ * (Landlock), no network (seccomp kills socket() and friends; new network
+ * namespace where the kernel allows), no new privileges.  Namespaces may
+ * be missing (they are often restricted); any other layer missing means
+ * the hook is not run (fail closed) and that is reported.
  */
 #include "config.h"
 
@@ -39,59 +37,9 @@
 #include <unistd.h>
 
 #include "policy/policy_impl.h"
+#include "sandbox/sandbox.h"
 
 #define HOOK_ANSWER_MAX	(64 * 1024)
-
-/* ------------------------------------------------------ the child's set-up */
-
-/* Report errno `e` at step `step` on the status pipe and die. */
-static void
-child_fail(int st, int step, int e)
-{
-	int msg[2] = { step, e };
-	ssize_t k;
-
-	k = write(st, msg, sizeof(msg));
-	(void)k;
-	_exit(127);
-}
-
-enum { STEP_DUP = 1, STEP_NS, STEP_PRIVS, STEP_EXEC };
-
-/* In the child, between fork and exec: only async-signal-safe calls. */
-static void
-child_setup(const char *path, int in_fd, int out_fd, int st)
-{
-	static char *const envp[] = { "PATH=/usr/bin:/bin", NULL };
-	char *argv[2];
-	struct rlimit no_core = { 0, 0 };
-	int devnull, fd;
-	long max;
-
-	setpgid(0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if ((devnull = open("/dev/null", O_RDWR)) == -1 ||
-	    dup2(in_fd, 0) == -1 || dup2(out_fd, 1) == -1 ||
-	    dup2(devnull, 2) == -1)
-		child_fail(st, STEP_DUP, errno);
-	/* Close everything but 0, 1, 2 and the status pipe (CLOEXEC). */
-	max = sysconf(_SC_OPEN_MAX);
-	if (max < 0 || max > 65536)
-		max = 65536;
-	for (fd = 3; fd < max; fd++)
-		if (fd != st)
-			close(fd);
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC) == -1 &&
-	    unshare(CLONE_NEWNET | CLONE_NEWIPC) == -1)
-		child_fail(st, STEP_NS, errno);
-	if (setrlimit(RLIMIT_CORE, &no_core) == -1 ||
-	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
-		child_fail(st, STEP_PRIVS, errno);
-	argv[0] = (char *)path;
-	argv[1] = NULL;
-	execve(path, argv, envp);
-	child_fail(st, STEP_EXEC, errno);
-}
 
 /* --------------------------------------------- talking under a deadline */
 
@@ -291,12 +239,14 @@ policy_hook_run(const struct policy_profile *pr, enum policy_hook_stage stage,
 	    pr->output_hook;
 	struct cl_buf in = CL_BUF_INIT, ans = CL_BUF_INIT;
 	struct cl_json_writer w;
-	int sp[2] = { -1, -1 }, op[2] = { -1, -1 }, st[2] = { -1, -1 };
-	int status = 0, msg[2], r, x;
+	struct cl_err serr = CL_ERR_INIT;
+	struct sandbox_opts opts;
+	char *argv[2];
+	int sp[2] = { -1, -1 }, op[2] = { -1, -1 };
+	int status = 0, r, x;
 	double deadline;
 	bool late = false;
 	pid_t pid = -1;
-	ssize_t k;
 
 	memset(res, 0, sizeof(*res));
 	res->action = POLICY_HOOK_ALLOW;
@@ -319,7 +269,7 @@ policy_hook_run(const struct policy_profile *pr, enum policy_hook_stage stage,
 	}
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1 ||
-	    pipe2(op, O_CLOEXEC) == -1 || pipe2(st, O_CLOEXEC) == -1) {
+	    pipe2(op, O_CLOEXEC) == -1) {
 		x = errno;
 		set_block(res, true, "hook could not be started");
 		r = cl_errf(err, CL_EIO, "cannot start hook '%s': %s", path,
@@ -327,37 +277,23 @@ policy_hook_run(const struct policy_profile *pr, enum policy_hook_stage stage,
 		goto out;
 	}
 	deadline = cl_now() + pr->hook_timeout_ms / 1000.0;
-	if ((pid = fork()) == -1) {
-		x = errno;
-		set_block(res, true, "hook could not be started");
-		r = cl_errf(err, CL_EIO, "cannot start hook '%s': %s", path,
-		    strerror(x));
-		goto out;
-	}
-	if (pid == 0) {
-		close(st[0]);
-		child_setup(path, sp[1], op[1], st[1]);
-		_exit(127);	/* NOTREACHED */
-	}
-	/* Avoid the race with the child's own setpgid(). */
-	setpgid(pid, pid);
-	close(sp[1]);
-	close(op[1]);
-	close(st[1]);
-	sp[1] = op[1] = st[1] = -1;
-
-	/* The status pipe closes on exec, or carries why it failed. */
-	while ((k = read(st[0], msg, sizeof(msg))) == -1 && errno == EINTR)
-		;
-	if (k == (ssize_t)sizeof(msg)) {
-		reap(pid, deadline, &status, &late);
+	memset(&opts, 0, sizeof(opts));
+	opts.mode = SANDBOX_MODE_DEGRADED;
+	opts.profile = SANDBOX_PROFILE_HOOK;
+	opts.allow_missing = SANDBOX_LAYERS_NAMESPACES;
+	argv[0] = (char *)path;
+	argv[1] = NULL;
+	if ((x = sandbox_spawn_hook(path, argv, sp[1], op[1], -1, &opts,
+	    NULL, &pid, &serr)) != CL_OK) {
 		pid = -1;
-		set_block(res, true, "hook '%s' could not be started: %s%s",
-		    path, msg[0] == STEP_NS ? "cannot cut it off from the "
-		    "network: " : "", strerror(msg[1]));
+		/* Not an error of the caller's: the hook blocks. */
+		set_block(res, true, "%s", serr.msg);
 		r = CL_OK;
 		goto out;
 	}
+	close(sp[1]);
+	close(op[1]);
+	sp[1] = op[1] = -1;
 
 	x = exchange(sp[0], op[0], &in, &ans, deadline);
 	if (x < 0 && x != -1) {
@@ -390,6 +326,9 @@ policy_hook_run(const struct policy_profile *pr, enum policy_hook_stage stage,
 	if (late)
 		set_block(res, true, "hook timed out after %u ms",
 		    pr->hook_timeout_ms);
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		set_block(res, true, "hook killed by the sandbox (SIGSYS): it "
+		    "attempted a forbidden system call");
 	else if (WIFSIGNALED(status))
 		set_block(res, true, "hook killed by signal %d (%s)",
 		    WTERMSIG(status), strsignal(WTERMSIG(status)));
@@ -407,8 +346,6 @@ out:
 			close(sp[x]);
 		if (op[x] != -1)
 			close(op[x]);
-		if (st[x] != -1)
-			close(st[x]);
 	}
 	if (in.data != NULL)
 		explicit_bzero(in.data, in.len);	/* it held the text */

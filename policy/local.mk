@@ -5,8 +5,11 @@ libpolicy_a_SOURCES = policy/policy.h policy/policy_impl.h \
 	policy/parse.c policy/match.c policy/pii.c policy/filter.c \
 	policy/hours.c policy/seal.c policy/hook.c
 libpolicy_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
+# hooks are started through libsandbox.a: link it (and $(SECCOMP_LIBS))
+# after libpolicy.a.
 
-POLICY_TEST_LIBS = libpolicy.a libutil.a $(SODIUM_LIBS) $(TEST_LIBS)
+POLICY_TEST_LIBS = libpolicy.a libsandbox.a libutil.a $(SODIUM_LIBS) \
+	$(SECCOMP_LIBS) $(TEST_LIBS)
 
 check_PROGRAMS += tests/check_policy_parse
 TESTS += tests/check_policy_parse

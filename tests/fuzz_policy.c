@@ -6,8 +6,8 @@
  * configured tree (after `make libpolicy.a libutil.a`):
  *
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. \
- *	    tests/fuzz_policy.c policy/[a-z]*.c util/[a-z]*.c \
- *	    -lsodium -lm \
+ *	    tests/fuzz_policy.c policy/[a-z]*.c sandbox/[a-z]*.c \
+ *	    util/[a-z]*.c -lsodium -lseccomp -lm \
  *	    -o fuzz_policy
  *	mkdir -p corpus && ./fuzz_policy -max_len=4096 corpus
  *
