@@ -28,3 +28,13 @@ bench_engine_bench_SOURCES = bench/engine_bench.c
 bench_engine_bench_LDADD = libengine.a libutil.a -lm
 CLEANFILES += bench/engine_bench
 bench: bench/engine_bench
+
+# The streaming policy filter's cost per token (issue 6: under 1% of a
+# decode step).  Run: ./bench/policy_bench [decode_ms]
+EXTRA_PROGRAMS += bench/policy_bench
+bench_policy_bench_SOURCES = bench/policy_bench.c
+bench_policy_bench_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
+bench_policy_bench_LDADD = libpolicy.a libsandbox.a libutil.a $(SODIUM_LIBS) \
+	$(SECCOMP_LIBS) -lm
+CLEANFILES += bench/policy_bench
+bench: bench/policy_bench

@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "cli/cmd_store.h"
+#include "cli/cmd_policy.h"
 
 static int cmd_help(int argc, char **argv);
 
@@ -24,6 +25,7 @@ const struct cli_command cli_commands[] = {
 	{ "init", cmd_init, "create the encrypted store" },
 	{ "passwd", cmd_passwd, "change the store passphrase" },
 	{ "store", cmd_store, "check the store or rotate its data key" },
+	{ "policy", cmd_policy, "check, show or seal the policy; set a PIN" },
 	{ NULL, NULL, NULL }
 };
 

@@ -9,3 +9,8 @@ cloister_LDADD = libutil.a -lm
 cloister_SOURCES += cli/cmd_store.h cli/cmd_store.c
 cloister_CFLAGS += $(SQLITE_CFLAGS) $(SODIUM_CFLAGS)
 cloister_LDADD += libstore.a libutil.a $(SQLITE_LIBS) $(SODIUM_LIBS)
+
+# policy commands (policy check|show|seal|set-pin)
+cloister_SOURCES += cli/cmd_policy.h cli/cmd_policy.c
+cloister_LDADD += libpolicy.a libsandbox.a libutil.a $(SODIUM_LIBS) \
+	$(SECCOMP_LIBS)
