@@ -177,11 +177,14 @@ int	cl_buf_printf(struct cl_buf *b, const char *fmt, ...)
 char	*cl_buf_steal(struct cl_buf *b, size_t *len_out);
 
 /*
- * UTF-8.  cl_utf8_valid() is true when `s[0..n)` is well-formed UTF-8
- * (no overlongs, no surrogates, nothing above U+10FFFF).
+ * UTF-8 (RFC 3629, strict).  cl_utf8_valid() is true when `s[0..n)` is
+ * well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF);
+ * embedded NUL bytes are valid.
  * cl_utf8_complete_prefix() returns the length of the longest prefix of
  * `s[0..n)` that does not end inside a code point (so a stream can hold
- * back an incomplete tail); invalid bytes count as complete.
+ * back an incomplete tail of at most 3 bytes); invalid bytes, and a tail
+ * that could never become valid (such as ED A0, a surrogate), count as
+ * complete, so the caller never waits forever.
  */
 bool	cl_utf8_valid(const char *s, size_t n);
 size_t	cl_utf8_complete_prefix(const char *s, size_t n);
@@ -191,16 +194,26 @@ size_t	cl_utf8_complete_prefix(const char *s, size_t n);
  * truncated sequence (then *cp is U+FFFD and one byte should be skipped).
  */
 size_t	cl_utf8_decode(const char *s, size_t n, uint32_t *cp);
-/* Encode `cp` into out[0..4); returns the byte count, 0 if invalid. */
+/*
+ * Encode `cp` into out[0..4); returns the byte count, 0 (out untouched)
+ * for a surrogate or a value above U+10FFFF.
+ */
 size_t	cl_utf8_encode(uint32_t cp, char out[4]);
 
 /*
- * JSON writer: appends compact JSON to a cl_buf.  Strings are escaped
- * (control characters as \u00XX, invalid UTF-8 as U+FFFD).  Numbers are
- * written so that doubles round-trip ("%.9g" for floats, "%.17g" for
- * doubles).  The writer tracks commas itself: call cl_json_key() before a
- * member value inside an object.  Errors are sticky: check `err` once at
- * the end (CL_OK or CL_ENOMEM).
+ * JSON writer: appends compact JSON to a cl_buf (borrowed; the caller
+ * owns and releases it).  Strings are escaped: '"' and '\\' with a
+ * backslash, \n \r \t as such, other control characters and DEL as
+ * \u00XX; each byte of invalid UTF-8 becomes U+FFFD, so the output is
+ * always valid UTF-8.  Numbers round-trip: "%.9g" for floats, "%.17g"
+ * for doubles, with '.' as the radix whatever LC_NUMERIC says; NaN and
+ * infinities are written as null (JSON has neither).  The writer tracks
+ * commas itself: call cl_json_key() before each member value inside an
+ * object.  Nesting is limited to 31 levels.  Errors are sticky and later
+ * calls do nothing: check `err` once at the end.  It is CL_OK,
+ * CL_ENOMEM, CL_ELIMIT (too deep) or CL_EINVAL (misuse: a key outside an
+ * object or twice in a row, an end without a begin); after an error the
+ * buffer holds a truncated document that must not be used.
  */
 struct cl_json_writer {
 	struct cl_buf	*out;		/* destination, borrowed */
@@ -225,10 +238,19 @@ void	cl_json_bool(struct cl_json_writer *w, bool v);
 void	cl_json_null(struct cl_json_writer *w);
 
 /*
- * JSON reader: parses one complete JSON text into a tree.  Bounded: nesting
- * depth at most 64; input is untrusted (hook answers, test vectors).
- * Strings are unescaped to UTF-8 and NUL-terminated (an embedded \u0000 is
- * rejected).  Numbers are kept as double.
+ * JSON reader: parses one complete JSON text (RFC 8259, strictly) into a
+ * tree.  Input is untrusted (hook answers, test vectors) and bounded:
+ * nesting depth at most 64.  The input must be valid UTF-8 and need not
+ * be NUL-terminated.  Strings are unescaped to UTF-8 and NUL-terminated;
+ * a \uXXXX surrogate must be a proper pair, and \u0000 is rejected so
+ * that `str` is a safe C string.  Numbers must match the JSON grammar (no
+ * leading zeros, '+', hex, NaN, or bare '.') and are kept as double,
+ * converted in the C locale; a number too large for a double is rejected,
+ * one too small becomes 0.  An object with two members of the same name
+ * is rejected (parsers disagree on which one wins, so accepting it would
+ * let a file mean different things to different readers).  No comments,
+ * no trailing commas, no BOM, nothing after the value but whitespace.
+ * Time and memory are linear in the input.
  */
 enum cl_json_type {
 	CL_JSON_NULL, CL_JSON_BOOL, CL_JSON_NUM, CL_JSON_STR,
@@ -245,16 +267,23 @@ struct cl_json {
 	char			**keys;	/* CL_JSON_OBJ: n keys */
 };
 /*
- * Parse `text[0..len)`.  On success *out holds the tree (caller frees with
- * cl_json_free()); on failure *out is NULL and `err` says where (byte
- * offset) and what was expected.
+ * Parse `text[0..len)` (borrowed; not referenced after the call).  On
+ * success returns CL_OK and *out holds the tree; caller frees with
+ * cl_json_free().  On failure *out is NULL and the code is CL_EFORMAT
+ * (malformed), CL_ELIMIT (nested deeper than 64) or CL_ENOMEM; the
+ * message reads "invalid JSON at byte N: <what was expected>" and never
+ * quotes the input.  Thread-safe (no global state).
  */
 int	cl_json_parse(const char *text, size_t len, struct cl_json **out,
 	    struct cl_err *err) CL_WUR;
+/* Free a tree from cl_json_parse(); NULL is a no-op. */
 void	cl_json_free(struct cl_json *j);
-/* Member `key` of object `j`, or NULL (also when `j` is not an object). */
+/*
+ * Member `key` of object `j`, or NULL (also when `j` is NULL or not an
+ * object).  Linear in the member count.  Borrowed from the tree.
+ */
 const struct cl_json *cl_json_get(const struct cl_json *j, const char *key);
-/* Element `i` of array `j`, or NULL. */
+/* Element `i` of array `j`, or NULL (also when `j` is not an array). */
 const struct cl_json *cl_json_at(const struct cl_json *j, size_t i);
 
 /*
