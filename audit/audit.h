@@ -152,8 +152,8 @@ int	audit_session_end(struct audit *a, const char *reason,
 /* ---- configuration (admin: the store must be unlocked) ------------------- */
 
 /*
- * Set the level of `profile`, or with profile NULL of every profile (the
- * default, and per-profile settings are dropped).  The first call creates
+ * Set the level of `profile`, or with profile NULL the default level of
+ * the profiles that have none of their own.  The first call creates
  * the chain: a random k_1 sealed to the admin and committed to in the
  * signed configuration.  The change is logged as an admin_action event.
  * CL_EAUTH when the store is locked.

@@ -10,3 +10,6 @@ tests_check_audit_SOURCES = tests/check_audit.c
 tests_check_audit_CFLAGS = $(TEST_CFLAGS) $(SQLITE_CFLAGS) $(SODIUM_CFLAGS)
 tests_check_audit_LDADD = libaudit.a libstore.a libutil.a $(SQLITE_LIBS) \
 	$(SODIUM_LIBS) $(TEST_LIBS)
+
+dist_check_SCRIPTS += tests/audit-cli.sh
+TESTS += tests/audit-cli.sh

@@ -819,7 +819,8 @@ out:
 }
 
 /*
- * Change the configuration: level (>= 0) for `profile` (NULL: all), or
+ * Change the configuration: level (>= 0) for `profile` (NULL: the
+ * default), or
  * retention (>= 0).  One transaction: the signed configuration and the
  * admin_action event that records it.
  */
@@ -862,7 +863,6 @@ change_config(struct store *s, const char *profile, int level,
 		cl_json_str(&w, audit_level_name((enum audit_level)level));
 		if (profile == NULL) {
 			c->default_level = (enum audit_level)level;
-			c->n_profiles = 0;
 		} else {
 			for (i = 0; i < c->n_profiles; i++) {
 				if (strcmp(c->profiles[i].name, profile) == 0)

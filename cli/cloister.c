@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 
 #include "cli/cli.h"
+#include "cli/cmd_audit.h"
 #include "cli/cmd_store.h"
 
 static int cmd_help(int argc, char **argv);
@@ -24,6 +25,7 @@ const struct cli_command cli_commands[] = {
 	{ "init", cmd_init, "create the encrypted store" },
 	{ "passwd", cmd_passwd, "change the store passphrase" },
 	{ "store", cmd_store, "check the store or rotate its data key" },
+	{ "audit", cmd_audit, "the opt-in, tamper-evident audit log" },
 	{ NULL, NULL, NULL }
 };
 

@@ -9,3 +9,7 @@ cloister_LDADD = libutil.a -lm
 cloister_SOURCES += cli/cmd_store.h cli/cmd_store.c
 cloister_CFLAGS += $(SQLITE_CFLAGS) $(SODIUM_CFLAGS)
 cloister_LDADD += libstore.a libutil.a $(SQLITE_LIBS) $(SODIUM_LIBS)
+
+# audit command (cloister audit ...)
+cloister_SOURCES += cli/cmd_audit.h cli/cmd_audit.c
+cloister_LDADD += libaudit.a libstore.a libutil.a $(SQLITE_LIBS) $(SODIUM_LIBS)
