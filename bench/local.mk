@@ -29,3 +29,10 @@ CLEANFILES += bench/audit_bench
 
 bench: $(STORE_BENCH_BINS) bench/audit_bench
 .PHONY: bench
+
+# The engine in-process (no jail), in the manner of llama-bench.
+EXTRA_PROGRAMS += bench/engine_bench
+bench_engine_bench_SOURCES = bench/engine_bench.c
+bench_engine_bench_LDADD = libengine.a libutil.a -lm
+CLEANFILES += bench/engine_bench
+bench: bench/engine_bench

@@ -31,3 +31,22 @@ tests_check_gguf_CFLAGS = $(TEST_CFLAGS)
 tests_check_gguf_LDADD = libggufwrite.a libengine.a libutil.a $(TEST_LIBS)
 # libFuzzer harness for the GGUF reader: built by hand, see the file.
 EXTRA_DIST += tests/fuzz_gguf.c
+
+# Tokenizer (engine/tokenizer.c) and the synthetic vocabulary builder.
+check_PROGRAMS += tests/check_tokenizer
+TESTS += tests/check_tokenizer
+tests_check_tokenizer_SOURCES = tests/check_tokenizer.c
+tests_check_tokenizer_CFLAGS = $(TEST_CFLAGS)
+tests_check_tokenizer_LDADD = libvocabsynth.a libengine.a libutil.a $(TEST_LIBS)
+
+# Tensor types and the kernel table (engine/quant.c, engine/kern_*.c).
+check_PROGRAMS += tests/check_quant
+TESTS += tests/check_quant
+tests_check_quant_SOURCES = tests/check_quant.c
+tests_check_quant_CFLAGS = $(TEST_CFLAGS)
+tests_check_quant_LDADD = libengine.a libutil.a $(TEST_LIBS)
+check_PROGRAMS += tests/check_kern
+TESTS += tests/check_kern
+tests_check_kern_SOURCES = tests/check_kern.c
+tests_check_kern_CFLAGS = $(TEST_CFLAGS)
+tests_check_kern_LDADD = libengine.a libutil.a $(TEST_LIBS) $(PTHREAD_LIBS)

@@ -1,0 +1,83 @@
+/*
+ * kern.h - the compute-kernel table: every matrix product of the forward
+ * pass goes through one of these.
+ *
+ * A variant ("ref", later "avx2", "avx512", "neon") is a constant table of
+ * function pointers.  kern_ref.c is the specification: plain scalar C,
+ * weights dequantized in small chunks, activations kept in float.  SIMD
+ * variants implement the same contracts (they may quantize activations,
+ * as llama.cpp does, and then agree with ref only to within the
+ * activation rounding) and are tested against ref.
+ *
+ * Usage, for y (n_tok, d) = x (n_tok, n) @ W (d, n)^T:
+ *
+ *	const struct kern_ops *k = kern_ops_select(KERN_AUTO);
+ *	size_t ab = k->act_row_bytes(wtype, n);
+ *	for (t = 0; t < n_tok; t++)
+ *		k->act_prepare(wtype, x + t * n, act + t * ab, n);
+ *	k->matmul(wtype, w, w_stride, n, act, n_tok, y, d, 0, d);
+ *
+ * with `act` a buffer of n_tok * ab bytes aligned to 64 bytes; worker
+ * threads call matmul on disjoint row ranges of the same prepared `act`.
+ *
+ * Every op requires wtype to be computable (quant_type_is_computable())
+ * and n a multiple of its block size; the model loader checks shapes, so
+ * a violation is a bug and aborts.  Tables are immutable and shared.
+ */
+#ifndef CLOISTER_KERN_H
+#define CLOISTER_KERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct kern_ops {
+	const char *name;	/* "ref", "avx2", "avx512", "neon" */
+
+	/*
+	 * Bytes needed to hold one activation row of n elements in the
+	 * form this variant's matmul reads for weights of type wtype
+	 * (ref: n floats).  Always a multiple of 4.
+	 */
+	size_t	(*act_row_bytes)(uint32_t wtype, size_t n);
+
+	/*
+	 * Convert x (n floats) into that form in act (act_row_bytes bytes,
+	 * 4-byte aligned).
+	 */
+	void	(*act_prepare)(uint32_t wtype, const float *x, void *act,
+		    size_t n);
+
+	/*
+	 * y[t*ldy + r] = dot(W row r, activation row t) for r in [r0, r1),
+	 * t in [0, n_tok).  W: rows of n elements of type wtype, row r at
+	 * (const char *)w + r*w_stride.  act: n_tok rows of act_row_bytes
+	 * each, back to back.  Writes only those y entries.  Safe to call
+	 * concurrently on disjoint [r0, r1) ranges.
+	 */
+	void	(*matmul)(uint32_t wtype, const void *w, size_t w_stride,
+		    size_t n, const void *act, size_t n_tok, float *y,
+		    size_t ldy, size_t r0, size_t r1);
+
+	/* Dot product of two float vectors of n elements. */
+	float	(*dot_f32)(const float *a, const float *b, size_t n);
+};
+
+/* `force` argument of kern_ops_select(). */
+enum {
+	KERN_AUTO = 0,		/* the best variant this CPU and OS support */
+	KERN_FORCE_REF = 1	/* the scalar reference (tests, doctor) */
+	/* later: KERN_FORCE_AVX2, KERN_FORCE_AVX512, KERN_FORCE_NEON */
+};
+
+/*
+ * The kernel table for `force`.  KERN_AUTO probes the CPU once (under
+ * pthread_once; thread-safe) and returns the best available variant.
+ * Returns NULL when a forced variant is not available on this machine or
+ * `force` is unknown.  The table is static: never freed.
+ */
+const struct kern_ops *kern_ops_select(unsigned force);
+
+/* The scalar reference table; never NULL. */
+const struct kern_ops *kern_ops_ref(void);
+
+#endif /* CLOISTER_KERN_H */
