@@ -193,7 +193,7 @@ int	audit_status_get(struct store *s, struct audit_status *st,
 	    struct cl_err *err) CL_WUR;
 void	audit_status_release(struct audit_status *st);
 
-/* ---- reading (admin) ------------------------------------------------------- */
+/* ---- reading (admin) ----------------------------------------------------- */
 
 /* One event as read back.  Borrowed from its iterator. */
 struct audit_event {
@@ -208,7 +208,7 @@ struct audit_event {
 	size_t		 sealed_len;	/* bytes of the stored (sealed) body */
 	uint8_t		 body_hash[AUDIT_HASH_BYTES];
 	uint8_t		 mac[AUDIT_HASH_BYTES];
-	uint8_t		 head[AUDIT_HASH_BYTES];	/* chain head after it */
+	uint8_t		 head[AUDIT_HASH_BYTES];	/* head after it */
 };
 
 /* Which events an iterator returns; zero fields mean "any". */
@@ -224,8 +224,8 @@ struct audit_iter;
 /*
  * Iterate over the events matching `f` (may be NULL) in sequence order.
  * With `bodies`, each body is unsealed, which needs the store unlocked
- * (CL_EAUTH otherwise).  The iterator holds a read transaction-free
- * statement on `s`; do not write to the store while it is open.  Caller
+ * (CL_EAUTH otherwise).  The iterator keeps a statement open on `s`;
+ * do not write to the store through `s` until it is freed.  Caller
  * frees with audit_iter_free().
  */
 int	audit_iter_new(struct store *s, const struct audit_filter *f,
@@ -305,7 +305,7 @@ struct audit_verify_report {
 int	audit_verify(struct store *s, const struct audit_checkpoint *exported,
 	    struct audit_verify_report *rep, struct cl_err *err) CL_WUR;
 
-/* ---- export, purge ---------------------------------------------------------- */
+/* ---- export, purge ------------------------------------------------------- */
 
 /*
  * Write the events with time >= since (0: all) to `fd` as JSON lines,
@@ -332,7 +332,9 @@ int	audit_export_verify(const char *text, size_t len,
  * and make sure the deleted bytes are overwritten in the database file
  * (secure_delete, then a WAL checkpoint that truncates the WAL).  Needs
  * the store unlocked.  *n_purged (may be NULL) gets the number of bodies
- * deleted.
+ * deleted.  CL_EIO when the bodies are deleted but another process
+ * holding the store open kept the WAL from being emptied (their old
+ * pages leave it when that process closes the store).
  */
 int	audit_purge(struct store *s, int64_t before, uint64_t *n_purged,
 	    struct cl_err *err) CL_WUR;

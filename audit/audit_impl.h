@@ -71,7 +71,7 @@ struct audit_fields {
 	uint8_t		 body_hash[AUDIT_HASH_BYTES];
 };
 
-/* ---- chain.c ---- */
+/* ---- chain.c ------------------------------------------------------------- */
 void	audit_mac(uint8_t out[AUDIT_HASH_BYTES],
 	    const uint8_t key[AUDIT_KEY_BYTES], const struct audit_fields *f,
 	    const uint8_t prev_mac[AUDIT_HASH_BYTES]);
@@ -100,7 +100,7 @@ int	audit_config_decode(const uint8_t *p, size_t n, struct audit_config *c,
 enum audit_level audit_config_level(const struct audit_config *c,
 	    const char *profile);
 
-/* ---- log.c ---- */
+/* ---- log.c --------------------------------------------------------------- */
 /* True when the audit tables exist (a read; never creates them). */
 int	audit_schema_exists(struct store *s, bool *exists,
 	    struct cl_err *err) CL_WUR;

@@ -14,7 +14,7 @@
 
 #include "audit/audit_impl.h"
 
-/* ---- 1. names and profiles ------------------------------------------------ */
+/* ---- 1. names and profiles ----------------------------------------------- */
 
 static const char *const level_names[] = { "off", "metadata", "full" };
 static const char *const kind_names[] = {
@@ -94,7 +94,7 @@ audit_hex(char *out, const uint8_t *p, size_t n)
 	sodium_bin2hex(out, 2 * n + 1, p, n);
 }
 
-/* ---- 2. event MAC, hash, head and key evolution ---------------------------- */
+/* ---- 2. event MAC, hash, head and key evolution -------------------------- */
 
 static void
 put_u32(uint8_t *p, uint32_t v)
@@ -220,7 +220,7 @@ audit_body_hash(uint8_t out[AUDIT_HASH_BYTES], const void *p, size_t n)
 	crypto_generichash(out, AUDIT_HASH_BYTES, p, n, NULL, 0);
 }
 
-/* ---- 3. checkpoint message --------------------------------------------------- */
+/* ---- 3. checkpoint message ----------------------------------------------- */
 
 void
 audit_checkpoint_msg(uint8_t out[AUDIT_CHECKPOINT_MSG_BYTES],
@@ -241,7 +241,7 @@ audit_checkpoint_msg(uint8_t out[AUDIT_CHECKPOINT_MSG_BYTES],
 	put_u64(p, (uint64_t)cp->time);
 }
 
-/* ---- 4. configuration blob ------------------------------------------------------ */
+/* ---- 4. configuration blob ----------------------------------------------- */
 
 /*
  * Layout: magic[8] | u64 serial | u64 set_seq | u32 retention_days |

@@ -36,7 +36,7 @@ audit_now(void)
 	return (int64_t)time(NULL);
 }
 
-/* ---- 1. SQL helpers and the schema ------------------------------------------ */
+/* ---- 1. SQL helpers and the schema --------------------------------------- */
 
 int
 audit_begin(struct store *s, struct cl_err *err)
@@ -150,8 +150,8 @@ out:
 }
 
 int
-audit_meta_blob_dup(struct store *s, const char *name, uint8_t **out, size_t *len,
-    struct cl_err *err)
+audit_meta_blob_dup(struct store *s, const char *name, uint8_t **out,
+    size_t *len, struct cl_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	size_t n;
@@ -233,7 +233,7 @@ out:
 	return r;
 }
 
-/* ---- 2. the signed configuration ---------------------------------------------- */
+/* ---- 2. the signed configuration ----------------------------------------- */
 
 static const char config_domain[] = "cloister-audit-config-v1";
 
@@ -263,8 +263,10 @@ audit_config_load(struct store *s, struct audit_config *c, bool *found,
 	*found = false;
 	if ((r = audit_schema_exists(s, &exists, err)) != CL_OK || !exists)
 		goto out;
-	if ((r = audit_meta_blob_dup(s, "config", &blob, &blob_len, err)) != CL_OK ||
-	    (r = audit_meta_blob_dup(s, "config_sig", &sig, &sig_len, err)) != CL_OK)
+	if ((r = audit_meta_blob_dup(s, "config", &blob, &blob_len,
+	    err)) != CL_OK ||
+	    (r = audit_meta_blob_dup(s, "config_sig", &sig, &sig_len,
+	    err)) != CL_OK)
 		goto out;
 	if (blob == NULL || sig == NULL || sig_len != STORE_SIGN_BYTES) {
 		r = cl_errf(err, CL_ECRYPTO, "audit log present but its "
@@ -317,7 +319,7 @@ out:
 	return r;
 }
 
-/* ---- 3. appending (the chain step) --------------------------------------------- */
+/* ---- 3. appending (the chain step) --------------------------------------- */
 
 int
 audit_append_locked(struct store *s, enum audit_kind kind,
@@ -465,7 +467,7 @@ out:
 	return r;
 }
 
-/* ---- 4. bodies ------------------------------------------------------------------ */
+/* ---- 4. bodies ----------------------------------------------------------- */
 
 /* "key": text, as a JSON string if valid UTF-8, else "key_b64". */
 static void
@@ -507,7 +509,7 @@ json_opt_str(struct cl_json_writer *w, const char *key, const char *v)
 	}
 }
 
-/* ---- 5. the session API ------------------------------------------------------- */
+/* ---- 5. the session API -------------------------------------------------- */
 
 struct audit {
 	struct store	*s;			/* borrowed */
@@ -783,7 +785,7 @@ out:
 	return r;
 }
 
-/* ---- 6. configuration changes ---------------------------------------------------- */
+/* ---- 6. configuration changes -------------------------------------------- */
 
 /*
  * Create the chain: schema, a random k_1 sealed to the admin, the current
@@ -929,7 +931,7 @@ audit_set_retention(struct store *s, uint32_t days, struct cl_err *err)
 	return change_config(s, NULL, -1, (int64_t)days, err);
 }
 
-/* ---- 7. status and reading --------------------------------------------------------- */
+/* ---- 7. status and reading ----------------------------------------------- */
 
 int
 audit_status_get(struct store *s, struct audit_status *st,
@@ -1109,7 +1111,7 @@ audit_iter_free(struct audit_iter *it)
 	cl_free(it);
 }
 
-/* ---- 8. purge ---------------------------------------------------------------------- */
+/* ---- 8. purge ------------------------------------------------------------ */
 
 /*
  * Inside a transaction: delete the bodies older than `before` and record

@@ -26,7 +26,7 @@
 #define SIG_INTRO	",\"sig\":\""
 #define EXPORT_MAX	((size_t)1 << 30)	/* bytes of one export */
 
-/* ---- 1. checkpoints --------------------------------------------------------------- */
+/* ---- 1. checkpoints ------------------------------------------------------ */
 
 static int
 need_log(struct store *s, struct audit_config *c, struct cl_err *err)
@@ -35,7 +35,8 @@ need_log(struct store *s, struct audit_config *c, struct cl_err *err)
 	int r;
 
 	if (!store_is_unlocked(s))
-		return cl_errf(err, CL_EAUTH, "this needs the admin passphrase");
+		return cl_errf(err, CL_EAUTH, "this needs the admin "
+		    "passphrase");
 	if ((r = audit_config_load(s, c, &found, err)) != CL_OK)
 		return r;
 	if (!found)
@@ -146,7 +147,7 @@ out:
 	return r;
 }
 
-/* ---- 2. verifying the log ------------------------------------------------------------- */
+/* ---- 2. verifying the log ------------------------------------------------ */
 
 struct cp_row {
 	uint64_t	seq;			/* count covered */
@@ -273,7 +274,8 @@ audit_verify(struct store *s, const struct audit_checkpoint *exported,
 	}
 
 	/* k_1: sealed to the admin, and committed to by the configuration. */
-	if ((r = audit_meta_blob_dup(s, "k1", &sealed_k1, &sealed_len, err)) != CL_OK)
+	if ((r = audit_meta_blob_dup(s, "k1", &sealed_k1, &sealed_len,
+	    err)) != CL_OK)
 		goto out;
 	if (sealed_k1 == NULL || store_admin_unseal(s, sealed_k1,
 	    sealed_len, &k1, &k1_len, NULL) != CL_OK ||
@@ -365,12 +367,13 @@ audit_verify(struct store *s, const struct audit_checkpoint *exported,
 		if (kind == AUDIT_KIND_ADMIN_ACTION)
 			last_admin = seq;
 		for (; ci < n_cps && cps[ci].seq <= seq; ci++) {
-			if (cps[ci].seq != seq || kind != AUDIT_KIND_CHECKPOINT ||
+			if (cps[ci].seq != seq ||
+			    kind != AUDIT_KIND_CHECKPOINT ||
 			    sodium_memcmp(cps[ci].head, head,
 			    AUDIT_HASH_BYTES) != 0) {
-				r = bad(&rep, err, cps[ci].seq, "the checkpoint "
-				    "recorded here does not match the log "
-				    "(altered)");
+				r = bad(&rep, err, cps[ci].seq, "the "
+				    "checkpoint recorded here does not match "
+				    "the log (altered)");
 				goto out;
 			}
 		}
@@ -425,8 +428,9 @@ audit_verify(struct store *s, const struct audit_checkpoint *exported,
 		struct audit_checkpoint cp;
 
 		if (cps[i].seq > n) {
-			r = bad(&rep, err, n + 1, "missing: a checkpoint covers "
-			    "%llu events but the log ends at %llu (truncated)",
+			r = bad(&rep, err, n + 1, "missing: a checkpoint "
+			    "covers %llu events but the log ends at %llu "
+			    "(truncated)",
 			    (unsigned long long)cps[i].seq,
 			    (unsigned long long)n);
 			goto out;
@@ -497,7 +501,7 @@ out:
 	return r;
 }
 
-/* ---- 3. signed lines ---------------------------------------------------------------- */
+/* ---- 3. signed lines ----------------------------------------------------- */
 
 /*
  * `line` holds, from `start`, one complete JSON object ending in '}'.
@@ -586,7 +590,8 @@ audit_checkpoint_format(struct store *s, const struct audit_checkpoint *cp,
     struct cl_buf *out, struct cl_err *err)
 {
 	if (!store_is_unlocked(s))
-		return cl_errf(err, CL_EAUTH, "this needs the admin passphrase");
+		return cl_errf(err, CL_EAUTH, "this needs the admin "
+		    "passphrase");
 	return checkpoint_line(s, cp, 0, out, err);
 }
 
@@ -774,7 +779,7 @@ out:
 	return r;
 }
 
-/* ---- 4. export ---------------------------------------------------------------------- */
+/* ---- 4. export ----------------------------------------------------------- */
 
 /* Append one event line (signed) to `line`, which is reset first. */
 static int
@@ -951,7 +956,7 @@ out:
 	return r;
 }
 
-/* ---- 5. verifying an export ------------------------------------------------------------ */
+/* ---- 5. verifying an export ---------------------------------------------- */
 
 /* Check one event line against the chain so far. */
 static int

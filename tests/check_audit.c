@@ -33,12 +33,12 @@
 
 #define PASS		"correct horse battery staple"
 #define PASS_LEN	(sizeof(PASS) - 1)
-#define PROMPT		"PROMPT-MARKER: how do volcanoes work? \"quoted\"\n\ttab é"
+#define PROMPT		"PROMPT-MARKER: volcanoes? \"quoted\"\n\ttab é"
 #define ANSWER		"ANSWER-MARKER: magma rises \\ through the crust. ✓"
 
 static char tmpdir[256];
 
-/* ---- helpers ------------------------------------------------------------------ */
+/* ---- helpers ------------------------------------------------------------- */
 
 static void
 setup(void)
@@ -293,7 +293,7 @@ pages_contain(const void *needle, size_t n)
 	return found;
 }
 
-/* ---- levels ------------------------------------------------------------------ */
+/* ---- levels -------------------------------------------------------------- */
 
 START_TEST(test_off_writes_nothing)
 {
@@ -403,7 +403,7 @@ START_TEST(test_levels_admin_only)
 }
 END_TEST
 
-/* ---- shared mode: non-admins write, only the admin reads ----------------------- */
+/* ---- shared mode: non-admins write, only the admin reads ----------------- */
 
 START_TEST(test_full_shared_nonadmin)
 {
@@ -512,7 +512,7 @@ START_TEST(test_metadata_has_no_text)
 }
 END_TEST
 
-/* ---- tampering ------------------------------------------------------------------- */
+/* ---- tampering ----------------------------------------------------------- */
 
 START_TEST(test_tamper_body)
 {
@@ -550,7 +550,7 @@ START_TEST(test_tamper_fields)
 		sql(s, "SAVEPOINT t");
 		sql(s, edits[i]);
 		if (i == 3) {
-			/* A purged body still verifies: only its hash counts. */
+			/* A purged body verifies: only its hash counts. */
 			ck_assert_int_eq(audit_verify(s, NULL, &rep, &err),
 			    CL_OK);
 		} else {
@@ -841,7 +841,8 @@ START_TEST(test_rollback_whole_store)
 		n = build_log(1, false);
 		snprintf(bak, sizeof(bak), "%s/bak", tmpdir);
 		ck_assert_int_eq(mkdir(bak, 0700), 0);
-		copy_file(path_in(tmpdir, "store.db"), path_in(bak, "store.db"));
+		copy_file(path_in(tmpdir, "store.db"),
+		    path_in(bak, "store.db"));
 		copy_file(path_in(tmpdir, "store.key"),
 		    path_in(bak, "store.key"));
 
@@ -852,7 +853,8 @@ START_TEST(test_rollback_whole_store)
 		cl_buf_reset(&line);
 		ok(audit_checkpoint_format(s, &cp, &line, &err), &err);
 		store_close(s);
-		copy_file(path_in(bak, "store.db"), path_in(tmpdir, "store.db"));
+		copy_file(path_in(bak, "store.db"),
+		    path_in(tmpdir, "store.db"));
 		copy_file(path_in(bak, "store.key"),
 		    path_in(tmpdir, "store.key"));
 		unlink(path_in(tmpdir, "store.db-wal"));
@@ -914,7 +916,7 @@ START_TEST(test_checkpoint_file)
 }
 END_TEST
 
-/* ---- intact logs ------------------------------------------------------------------ */
+/* ---- intact logs --------------------------------------------------------- */
 
 START_TEST(test_untampered_many)
 {
@@ -983,7 +985,7 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
-/* ---- export -------------------------------------------------------------------------- */
+/* ---- export -------------------------------------------------------------- */
 
 static char *
 export_to_buf(struct store *s, int64_t since, size_t *len, uint64_t *n)
@@ -1037,7 +1039,8 @@ START_TEST(test_export)
 	    CL_OK);
 	/* Dropping any line, or the tail, fails. */
 	for (a = 0, b = 0; a < len; a = b) {
-		b = (size_t)((char *)memchr(text + a, '\n', len - a) - text) + 1;
+		b = (size_t)((char *)memchr(text + a, '\n', len - a) -
+		    text) + 1;
 		cut = cl_malloc(len);
 		memcpy(cut, text, a);
 		memcpy(cut + a, text + b, len - b);
@@ -1081,7 +1084,7 @@ START_TEST(test_export)
 }
 END_TEST
 
-/* ---- purge and retention ----------------------------------------------------------- */
+/* ---- purge and retention ------------------------------------------------- */
 
 START_TEST(test_purge)
 {
