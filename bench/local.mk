@@ -19,7 +19,15 @@ endif
 EXTRA_DIST += bench/store-bench.sh bench/README.md
 CLEANFILES += $(STORE_BENCH_BINS)
 
-bench: $(STORE_BENCH_BINS)
+# The cost of one audit append (bench/audit_bench.c).
+EXTRA_PROGRAMS += bench/audit_bench
+bench_audit_bench_SOURCES = bench/audit_bench.c
+bench_audit_bench_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(SODIUM_CFLAGS)
+bench_audit_bench_LDADD = libaudit.a libstore.a libutil.a $(SQLITE_LIBS) \
+	$(SODIUM_LIBS)
+CLEANFILES += bench/audit_bench
+
+bench: $(STORE_BENCH_BINS) bench/audit_bench
 .PHONY: bench
 
 # The engine in-process (no jail), in the manner of llama-bench.

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 
 #include "cli/cli.h"
+#include "cli/cmd_audit.h"
 #include "cli/cmd_store.h"
 #include "cli/cmd_policy.h"
 
@@ -26,6 +27,7 @@ const struct cli_command cli_commands[] = {
 	{ "passwd", cmd_passwd, "change the store passphrase" },
 	{ "store", cmd_store, "check the store or rotate its data key" },
 	{ "policy", cmd_policy, "check, show or seal the policy; set a PIN" },
+	{ "audit", cmd_audit, "the opt-in, tamper-evident audit log" },
 	{ NULL, NULL, NULL }
 };
 

@@ -14,3 +14,6 @@ cloister_LDADD += libstore.a libutil.a $(SQLITE_LIBS) $(SODIUM_LIBS)
 cloister_SOURCES += cli/cmd_policy.h cli/cmd_policy.c
 cloister_LDADD += libpolicy.a libsandbox.a libutil.a $(SODIUM_LIBS) \
 	$(SECCOMP_LIBS)
+# audit command (cloister audit ...)
+cloister_SOURCES += cli/cmd_audit.h cli/cmd_audit.c
+cloister_LDADD += libaudit.a libstore.a libutil.a $(SQLITE_LIBS) $(SODIUM_LIBS)
