@@ -1,6 +1,7 @@
 # man/: rules for this module (see Makefile.am).
 dist_man_MANS += man/cloister-eval.1
 dist_man_MANS += man/cloister-mkmodel.1
+dist_man_MANS += man/cloister-sandbox.7
 
 # Every page passes `mandoc -Tlint -W warning` (skipped without mandoc).
 TESTS += tests/man-lint.sh
