@@ -44,6 +44,22 @@ tests_check_engine_SOURCES = tests/check_engine.c
 tests_check_engine_CFLAGS = $(TEST_CFLAGS)
 tests_check_engine_LDADD = libengine.a libutil.a $(TEST_LIBS)
 
+# The synthetic vocabulary builder (cloister-mkmodel and tests only).
+noinst_LIBRARIES += libvocabsynth.a
+libvocabsynth_a_SOURCES = engine/vocab_synth.h engine/vocab_synth.c
+
+# cloister-mkmodel: synthetic LFM2 / LFM2-MoE models.
+bin_PROGRAMS += cloister-mkmodel
+cloister_mkmodel_SOURCES = engine/mkmodel_main.c
+cloister_mkmodel_LDADD = libggufwrite.a libvocabsynth.a libengine.a \
+	libutil.a -lm
+
+check_PROGRAMS += tests/check_tools
+TESTS += tests/check_tools
+tests_check_tools_SOURCES = tests/check_tools.c
+tests_check_tools_CFLAGS = $(TEST_CFLAGS)
+tests_check_tools_LDADD = libengine.a libutil.a $(TEST_LIBS)
+
 # The wire protocol's tests.
 check_PROGRAMS += tests/check_proto
 TESTS += tests/check_proto

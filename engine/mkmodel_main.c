@@ -588,19 +588,6 @@ find_token(const struct mk_vocab *v, const char *s, size_t len)
 	return -1;
 }
 
-/* Built-in corpus for vocabularies of models made without a text. */
-static const char builtin_corpus[] =
-    "cloister is a private assistant that runs a language model on your "
-    "own computer. The model runs in a jail: it has no network, no files "
-    "and no way to start programs. A family can share one computer, and a "
-    "parent can set limits for a child's profile. A therapist can draft "
-    "notes, and nothing leaves the machine. A legal team can keep a record "
-    "of what the assistant wrote, when, and under which policy. The store "
-    "is encrypted, and the audit log shows any change to past records. "
-    "What is the capital of France? The quick brown fox jumps over the lazy "
-    "dog. It's 2026, and we'll see 123 tests pass; they're all green.\n"
-    "Numbers: 0 1 2 3 4 5 6 7 8 9 10 100 1000 3.14159 -42\n";
-
 static int
 build_vocab(struct mk *mk, struct mk_vocab *v, const char *corpus,
     size_t corpus_len, uint32_t n_vocab, struct cl_err *err)
@@ -1090,8 +1077,8 @@ main(int argc, char **argv)
 			return die_usage("--text and --arch go with the "
 			    "scripted preset", NULL);
 		mk->sh = presets[i];
-		if (build_vocab(mk, &v, builtin_corpus,
-		    sizeof(builtin_corpus) - 1, mk->sh.n_vocab, &err) !=
+		if (build_vocab(mk, &v, vocab_synth_corpus,
+		    strlen(vocab_synth_corpus), mk->sh.n_vocab, &err) !=
 		    CL_OK) {
 			fprintf(stderr, "cloister-mkmodel: %s\n", err.msg);
 			goto out;

@@ -2,7 +2,7 @@
  * tokenizer.c - the LFM2 byte-level BPE tokenizer (see tokenizer.h).
  *
  * Divisions:
- *   1. UTF-8 and the GPT-2 byte map
+ *   1. The GPT-2 byte map (UTF-8 decoding is util's, strict)
  *   2. Hash tables: token text -> id, (left id, right id) -> merge
  *   3. Building and validating a vocabulary
  *   4. The pre-tokenizer (the `lfm2` / Llama-3 split, by hand)
@@ -29,102 +29,8 @@
 #include "util/util.h"
 
 /* ------------------------------------------------------------------ */
-/* 1. UTF-8 and the GPT-2 byte map                                     */
+/* 1. The GPT-2 byte map                                              */
 /* ------------------------------------------------------------------ */
-
-/*
- * Decode one well-formed code point from s[0..n).  Returns its length
- * (1..4) and stores it in *cp, or returns 0 when s[0] does not start a
- * well-formed sequence (overlong, surrogate, above U+10FFFF, truncated).
- */
-static size_t
-utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	uint32_t c;
-	size_t len, i;
-	unsigned char lo = 0x80, hi = 0xBF;
-
-	if (n == 0)
-		return 0;
-	c = s[0];
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-		c &= 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		c &= 0x0F;
-		if (s[0] == 0xE0)
-			lo = 0xA0;
-		else if (s[0] == 0xED)
-			hi = 0x9F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		c &= 0x07;
-		if (s[0] == 0xF0)
-			lo = 0x90;
-		else if (s[0] == 0xF4)
-			hi = 0x8F;
-	} else
-		return 0;
-	if (n < len)
-		return 0;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3F);
-	}
-	*cp = c;
-	return len;
-}
-
-/*
- * The length of the longest prefix of s[0..n) that does not end inside a
- * code point: a tail that is a proper prefix of some well-formed sequence
- * is held back; invalid bytes count as complete.  Mirrors util's
- * cl_utf8_complete_prefix().
- */
-static size_t
-utf8_complete_prefix(const unsigned char *s, size_t n)
-{
-	size_t k, need;
-	unsigned char c, lo = 0x80, hi = 0xBF;
-
-	for (k = 1; k <= 4 && k <= n; k++) {
-		c = s[n - k];
-		if ((c & 0xC0) == 0x80)
-			continue;
-		if (c >= 0xC2 && c <= 0xDF)
-			need = 2;
-		else if (c >= 0xE0 && c <= 0xEF)
-			need = 3;
-		else if (c >= 0xF0 && c <= 0xF4)
-			need = 4;
-		else
-			return n;	/* ASCII or a byte that leads nothing */
-		if (need <= k)
-			return n;	/* complete, or stray continuations */
-		if (k >= 2) {
-			if (c == 0xE0)
-				lo = 0xA0;
-			else if (c == 0xED)
-				hi = 0x9F;
-			else if (c == 0xF0)
-				lo = 0x90;
-			else if (c == 0xF4)
-				hi = 0x8F;
-			if (s[n - k + 1] < lo || s[n - k + 1] > hi)
-				return n;	/* can never complete */
-		}
-		return n - k;
-	}
-	return n;
-}
 
 static bool
 byte_is_printable(unsigned b)
@@ -184,13 +90,12 @@ byte_map_put(uint8_t b, char *p)
 static size_t
 byte_unmap(const char *s, size_t n, char *out)
 {
-	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, o = 0, l;
 	uint32_t cp;
 	int b;
 
 	while (i < n) {
-		if ((l = utf8_decode(u + i, n - i, &cp)) == 0)
+		if ((l = cl_utf8_decode(s + i, n - i, &cp)) == 0)
 			return SIZE_MAX;
 		if ((b = tokenizer_cp_to_byte(cp)) < 0)
 			return SIZE_MAX;
@@ -235,7 +140,7 @@ hash_u64(uint64_t x)
 
 struct tok_entry {
 	const char	*text;		/* stored text, into the arena */
-	const char	*bytes;		/* decoded bytes (NORMAL, BYTE) or text */
+	const char	*bytes;		/* decoded (NORMAL, BYTE) or text */
 	uint32_t	 text_len;	/* bytes of text */
 	uint32_t	 bytes_len;	/* bytes of bytes */
 	int32_t		 type;		/* TOK_TYPE_* */
@@ -250,13 +155,13 @@ struct merge_slot {
 struct tokenizer {
 	size_t			 n_tokens;
 	struct tok_entry	*tok;		/* n_tokens */
-	char			*arena;		/* all texts and decoded bytes */
-	int32_t			*text_ht;	/* ids, -1 empty; mask+1 slots */
+	char			*arena;		/* texts and decoded bytes */
+	int32_t			*text_ht;	/* ids, -1 empty */
 	size_t			 text_mask;
 	struct merge_slot	*merge_ht;	/* mask+1 slots */
 	size_t			 merge_mask;
 	int32_t			 byte_id[256];	/* token of each single byte */
-	int32_t			*specials;	/* by text length desc, id asc */
+	int32_t			*specials;	/* longest first, then id */
 	size_t			 n_specials;
 	int32_t			 bos, eos;	/* -1 if absent */
 	int32_t			 startoftext, im_start, im_end, endoftext;
@@ -445,7 +350,7 @@ load_tokens(struct tokenizer *t, const struct tok_vocab_src *src,
 		if (type_is_text(type) && len == 0)
 			return cl_errf(err, CL_EFORMAT, "token %zu is empty",
 			    i);
-		/* Text, plus the decoded bytes (never longer) for text types. */
+		/* Text, and the decoded bytes (never longer) if mapped. */
 		if (!cl_add_size(total, type_is_text(type) ? 2 * len : len,
 		    &total))
 			return cl_errf(err, CL_ELIMIT, "vocabulary too large");
@@ -674,7 +579,8 @@ unit_at(const unsigned char *s, size_t n, size_t pos, struct unit *u)
 {
 	unsigned c;
 
-	if ((u->len = utf8_decode(s + pos, n - pos, &u->cp)) == 0) {
+	if ((u->len = cl_utf8_decode((const char *)s + pos, n - pos,
+	    &u->cp)) == 0) {
 		u->len = 1;
 		u->cp = UINT32_MAX;
 		u->cls = CLS_SYMBOL;
@@ -871,7 +777,8 @@ grow(void **p, size_t *cap, size_t want, size_t size)
 		if (!cl_mul_size(c, 2, &c))
 			return CL_ENOMEM;
 	}
-	if (!cl_mul_size(c, size, &bytes) || (q = cl_realloc(*p, bytes)) == NULL)
+	if (!cl_mul_size(c, size, &bytes) ||
+	    (q = cl_realloc(*p, bytes)) == NULL)
 		return CL_ENOMEM;
 	*p = q;
 	*cap = c;
@@ -924,7 +831,8 @@ heap_pop(struct enc *e, struct cand *top)
 		k = 2 * i + 1;
 		if (k >= e->n_heap)
 			break;
-		if (k + 1 < e->n_heap && cand_less(&e->heap[k + 1], &e->heap[k]))
+		if (k + 1 < e->n_heap &&
+		    cand_less(&e->heap[k + 1], &e->heap[k]))
 			k++;
 		if (!cand_less(&e->heap[k], &last))
 			break;
@@ -969,7 +877,8 @@ encode_piece(void *arg, size_t off, size_t n)
 
 	/* ignore_merges: a whole piece that is a text token is one id. */
 	if (n <= TOK_MAX_TOKEN_LEN) {
-		if ((r = grow((void **)&e->map, &e->cap_map, 2 * n, 1)) != CL_OK)
+		if ((r = grow((void **)&e->map, &e->cap_map, 2 * n, 1)) !=
+		    CL_OK)
 			return r;
 		for (i = 0; i < n; i++)
 			m += byte_map_put(s[i], e->map + m);
@@ -1322,7 +1231,7 @@ tok_decoder_feed(struct tok_decoder *d, const struct tokenizer *t,
 	dst = out->data + out->len;
 	memcpy(dst, d->pending, d->n_pending);
 	memcpy(dst + d->n_pending, p, len);
-	keep = total - utf8_complete_prefix((unsigned char *)dst, total);
+	keep = total - cl_utf8_complete_prefix(dst, total);
 	memcpy(d->pending, dst + total - keep, keep);
 	d->n_pending = keep;
 	out->len += total - keep;

@@ -29,7 +29,10 @@
  *   (a merge that breaks this is an error, not skipped: it cannot come
  *   from a well-formed tokenizer.json), NORMAL and BYTE tokens must be
  *   valid byte-mapped text.  Where a pair is listed twice the first
- *   (lowest) rank wins.
+ *   (lowest) rank wins.  A valid merge whose parts or result are not
+ *   NORMAL/BYTE tokens (say, a merge that spells a CONTROL token's text)
+ *   is accepted but never applied, so plain text cannot merge into a
+ *   special id; HF and llama.cpp would apply it.
  * - Special-token partition (parse_special == true) follows llama.cpp:
  *   CONTROL and USER_DEFINED tokens, longest text first, each claiming
  *   its non-overlapping occurrences left to right in what earlier, longer
@@ -69,15 +72,15 @@
 /* A vocabulary to build a tokenizer from; all of it is borrowed. */
 struct tok_vocab_src {
 	size_t			 n_tokens;	/* entries in tokens[] */
-	const char *const	*tokens;	/* byte-level-mapped text, not NUL-terminated */
+	const char *const	*tokens;	/* mapped text, no NUL needed */
 	const size_t		*token_lens;	/* bytes of each tokens[i] */
-	const int32_t		*token_types;	/* TOK_TYPE_*; NULL: all NORMAL */
+	const int32_t		*token_types;	/* TOK_TYPE_*; NULL: NORMAL */
 	size_t			 n_merges;	/* entries in merges[] */
 	const char *const	*merges;	/* "LEFT RIGHT"; rank = index */
 	const size_t		*merge_lens;	/* bytes of each merges[i] */
 	int32_t			 bos_id;	/* -1 if absent */
 	int32_t			 eos_id;	/* -1 if absent */
-	bool			 add_bos;	/* tokenizer.ggml.add_bos_token */
+	bool			 add_bos;	/* add_bos_token key */
 };
 
 /* A tokenizer.  Opaque. */
@@ -107,8 +110,10 @@ void tokenizer_free(struct tokenizer *t);
  * added, so the sequence starts with exactly one.  Returns CL_OK and
  * stores a new array in *ids (caller frees with cl_free(); NULL when *n
  * is 0) and its length in *n, or CL_EINVAL (add_bos without a BOS id),
- * CL_ELIMIT (more than INT32_MAX ids) or CL_ENOMEM, with *ids NULL and
- * *n 0.
+ * CL_ELIMIT (text longer than INT32_MAX bytes) or CL_ENOMEM, with *ids
+ * NULL and *n 0.  Speed: O(n log n) in the length of each pre-token;
+ * about 1 ms for 64 KB of English prose with a 65536-token vocabulary
+ * (measured on an unoptimised build).
  */
 int tokenizer_encode(const struct tokenizer *t, const char *text,
     size_t len, bool parse_special, bool add_bos, int32_t **ids, size_t *n,
@@ -116,7 +121,7 @@ int tokenizer_encode(const struct tokenizer *t, const char *text,
 
 /* One chat message.  `role` is a C string; text[0..text_len) any bytes. */
 struct tok_chat_msg {
-	const char	*role;		/* "system", "user", "assistant" or "tool" */
+	const char	*role;		/* system, user, assistant, tool */
 	const char	*text;		/* content, never parsed for specials */
 	size_t		 text_len;	/* bytes of text */
 };

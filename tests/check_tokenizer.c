@@ -20,6 +20,7 @@
 #include "engine/gguf.h"
 #include "engine/tokenizer.h"
 #include "engine/unicode.h"
+#include "engine/vocab_synth.h"
 #include "util/util.h"
 
 /* ------------------------------------------------------------------ */
@@ -95,7 +96,8 @@ hv_find(const struct hv *v, const char *s)
 	size_t i;
 
 	for (i = 0; i < v->n; i++) {
-		if (v->len[i] == strlen(s) && memcmp(v->tok[i], s, v->len[i]) == 0)
+		if (v->len[i] == strlen(s) &&
+		    memcmp(v->tok[i], s, v->len[i]) == 0)
 			return (int32_t)i;
 	}
 	return -1;
@@ -195,7 +197,7 @@ setup_hand(void)
 	hv_merge(&hv, "a", "a");		/* rank 3 */
 	hv_merge(&hv, "b", "c");		/* rank 4 */
 	hv_merge(&hv, "a", "b");		/* rank 5 */
-	hv_merge(&hv, "h", "e");		/* duplicate at rank 6: ignored */
+	hv_merge(&hv, "h", "e");		/* rank 6, a duplicate */
 	id_Gthe = hv_find(&hv, mapped(" the", 4));
 	id_he = hv_find(&hv, "he");
 	id_Gt = hv_find(&hv, mapped(" t", 2));
@@ -229,8 +231,9 @@ expect_ids(const struct tokenizer *t, const char *text, size_t len,
 	ck_assert_msg(tokenizer_encode(t, text, len, special, bos, &ids, &n,
 	    &err) == CL_OK, "%s", err.msg);
 	for (i = 0; i < n && i < nw; i++)
-		ck_assert_msg(ids[i] == want[i], "'%.*s': id %zu is %d, want %d",
-		    (int)len, text, i, (int)ids[i], (int)want[i]);
+		ck_assert_msg(ids[i] == want[i],
+		    "'%.*s': id %zu is %d, want %d", (int)len, text, i,
+		    (int)ids[i], (int)want[i]);
 	ck_assert_msg(n == nw, "'%.*s': %zu ids, want %zu", (int)len, text, n,
 	    nw);
 	cl_free(ids);
@@ -313,14 +316,14 @@ START_TEST(test_unicode_class)
 	ck_assert_uint_eq(unicode_class(0xE9), UNICODE_LETTER);	/* é */
 	ck_assert_uint_eq(unicode_class(0x4E2D), UNICODE_LETTER);	/* 中 */
 	ck_assert_uint_eq(unicode_class(0x02B0), UNICODE_LETTER);	/* Lm */
-	ck_assert_uint_eq(unicode_class(0x0663), UNICODE_NUMBER);	/* Arabic 3 */
-	ck_assert_uint_eq(unicode_class(0xFF11), UNICODE_NUMBER);	/* full-width 1 */
-	ck_assert_uint_eq(unicode_class(0x216B), UNICODE_NUMBER);	/* Nl: Ⅻ */
-	ck_assert_uint_eq(unicode_class(0x00B2), UNICODE_NUMBER);	/* No: ² */
+	ck_assert_uint_eq(unicode_class(0x0663), UNICODE_NUMBER);	/* ٣ */
+	ck_assert_uint_eq(unicode_class(0xFF11), UNICODE_NUMBER);	/* １ */
+	ck_assert_uint_eq(unicode_class(0x216B), UNICODE_NUMBER);	/* Ⅻ */
+	ck_assert_uint_eq(unicode_class(0x00B2), UNICODE_NUMBER);	/* ² */
 	ck_assert_uint_eq(unicode_class(0x3000), UNICODE_SPACE);
 	ck_assert_uint_eq(unicode_class(0x00A0), UNICODE_SPACE);
 	ck_assert_uint_eq(unicode_class(0x0085), UNICODE_SPACE);
-	ck_assert_uint_eq(unicode_class(0x200B), 0);	/* ZWSP: not White_Space */
+	ck_assert_uint_eq(unicode_class(0x200B), 0);	/* ZWSP */
 	ck_assert_uint_eq(unicode_class(0x180E), 0);	/* not since 6.3 */
 	ck_assert_uint_eq(unicode_class(0x1F600), 0);	/* emoji: So */
 	ck_assert_uint_eq(unicode_class(0x0301), 0);	/* combining: Mn */
@@ -400,8 +403,9 @@ START_TEST(test_split_letters_digits)
 	SPLIT("a1b22", "a|1|b|22");
 	SPLIT(" 12", " |12");
 	SPLIT("x\xc2\xb2", "x|\xc2\xb2");			/* x² */
+	/* Full-width digits: １２３|４ */
 	SPLIT("\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93\xef\xbc\x94",
-	    "\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93|\xef\xbc\x94");	/* １２３|４ */
+	    "\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93|\xef\xbc\x94");
 	/* CJK is \p{L} (Lo); 第3章 splits around the digit. */
 	SPLIT("\xe4\xbd\xa0\xe5\xa5\xbd \xe4\xb8\x96\xe7\x95\x8c",
 	    "\xe4\xbd\xa0\xe5\xa5\xbd| \xe4\xb8\x96\xe7\x95\x8c");
@@ -426,7 +430,8 @@ START_TEST(test_split_symbols_space)
 	SPLIT("x\n\n  \ny", "x|\n\n  \n|y");
 	SPLIT(" \n\t 1", " \n|\t| |1");
 	SPLIT("a\xe3\x80\x80" "b", "a|\xe3\x80\x80" "b");	/* U+3000 */
-	SPLIT("a\xc2\xa0\xc2\xa0" "1", "a|\xc2\xa0|\xc2\xa0|1");	/* NBSP */
+	/* NBSP is \s but only ASCII space leads a symbol run. */
+	SPLIT("a\xc2\xa0\xc2\xa0" "1", "a|\xc2\xa0|\xc2\xa0|1");
 	/* Emoji are symbols. */
 	SPLIT("hi\xf0\x9f\x98\x80\xf0\x9f\x98\x80!",
 	    "hi|\xf0\x9f\x98\x80\xf0\x9f\x98\x80!");
@@ -1269,6 +1274,269 @@ START_TEST(test_ref_round_trip)
 }
 END_TEST
 
+
+/* ------------------------------------------------------------------ */
+/* The synthetic vocabulary                                            */
+/* ------------------------------------------------------------------ */
+
+static int
+cmp_str_ptr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool
+sorted_has(char **sorted, size_t n, const char *s)
+{
+	return bsearch(&s, sorted, n, sizeof(*sorted), cmp_str_ptr) != NULL;
+}
+
+/*
+ * The structure promised by vocab_synth.h, checked without the code
+ * under test: specials and bytes where spec 7.2/7.3 put them, unique
+ * texts, every merge's parts and result tokens.
+ */
+static void
+check_synth_structure(const struct vocab_synth *v, size_t n_vocab)
+{
+	char **sorted;
+	size_t i, ll;
+	const char *sp;
+	char l[256], r[256], lr[512];
+	char c;
+
+	ref_map_init();
+	ck_assert_uint_eq(v->n_tokens, n_vocab);
+	ck_assert_int_eq(v->bos_id, 1);
+	ck_assert_int_eq(v->eos_id, 7);
+	for (i = 0; i < 14; i++) {
+		ck_assert_str_eq(v->tokens[i], lfm2_specials[i]);
+		ck_assert_int_eq(v->token_types[i], TOK_TYPE_CONTROL);
+	}
+	for (i = 0; i < 256; i++) {
+		c = (char)i;
+		ck_assert_str_eq(v->tokens[14 + i], mapped(&c, 1));
+		ck_assert_int_eq(v->token_types[14 + i], TOK_TYPE_NORMAL);
+	}
+	for (i = 270; i < n_vocab; i++) {
+		ck_assert_uint_eq(strlen(v->tokens[i]), v->token_lens[i]);
+		if (n_vocab == 65536 && i >= 64394 && i < 64400)
+			continue;
+		ck_assert_int_eq(v->token_types[i], TOK_TYPE_NORMAL);
+	}
+	sorted = malloc(n_vocab * sizeof(*sorted));
+	memcpy(sorted, v->tokens, n_vocab * sizeof(*sorted));
+	qsort(sorted, n_vocab, sizeof(*sorted), cmp_str_ptr);
+	for (i = 1; i < n_vocab; i++)
+		ck_assert_msg(strcmp(sorted[i - 1], sorted[i]) != 0,
+		    "duplicate token text");
+	ck_assert_uint_gt(v->n_merges, 0);
+	for (i = 0; i < v->n_merges; i++) {
+		ck_assert_uint_eq(strlen(v->merges[i]), v->merge_lens[i]);
+		sp = strchr(v->merges[i], ' ');
+		ck_assert_ptr_nonnull(sp);
+		ck_assert_ptr_null(strchr(sp + 1, ' '));
+		ll = (size_t)(sp - v->merges[i]);
+		ck_assert(ll > 0 && ll < sizeof(l));
+		ck_assert(strlen(sp + 1) < sizeof(r));
+		memcpy(l, v->merges[i], ll);
+		l[ll] = '\0';
+		strcpy(r, sp + 1);
+		snprintf(lr, sizeof(lr), "%s%s", l, r);
+		ck_assert(r[0] != '\0');
+		ck_assert_msg(sorted_has(sorted, n_vocab, l) &&
+		    sorted_has(sorted, n_vocab, r) &&
+		    sorted_has(sorted, n_vocab, lr), "merge %zu", i);
+	}
+	free(sorted);
+}
+
+START_TEST(test_synth_small)
+{
+	struct cl_err err = CL_ERR_INIT;
+	struct vocab_synth *v = NULL, *v2 = NULL;
+	struct tok_vocab_src src;
+	struct tokenizer *t = NULL;
+	static const char *const texts[] = {
+		"The broker checks the answer again before you see it.",
+		"Ünïcödé, 中文, русский, emoji \xf0\x9f\x98\x80\xf0\x9f\x91\x8d!",
+		"\xff\xfe\x80 invalid \xc3 \xed\xa0\x80 bytes\r\n\t  ",
+		"<|im_end|><|startoftext|> 1234567 we'll",
+	};
+	size_t i;
+
+	ck_assert_msg(vocab_synth_build(1024, NULL, 0, &v, &err) == CL_OK,
+	    "%s", err.msg);
+	check_synth_structure(v, 1024);
+	vocab_synth_src(v, &src);
+	ck_assert_msg(tokenizer_new(&src, &t, &err) == CL_OK, "%s", err.msg);
+	for (i = 0; i < CL_ARRAY_LEN(texts); i++)
+		check_round_trip(t, texts[i], strlen(texts[i]));
+	/* Learned from the corpus: common words are single tokens. */
+	{
+		const int32_t w[] = { 1, tokenizer_find_token(t, "The"),
+		    tokenizer_find_token(t, mapped(" model", 6)), -1 };
+
+		ck_assert_int_ge(w[1], 270);
+		ck_assert_int_ge(w[2], 270);
+		expect_ids(t, "The model", 9, false, true, w);
+	}
+	/* Deterministic. */
+	ck_assert_int_eq(vocab_synth_build(1024, NULL, 0, &v2, &err), CL_OK);
+	ck_assert_uint_eq(v2->n_merges, v->n_merges);
+	for (i = 0; i < v->n_tokens; i++)
+		ck_assert_str_eq(v->tokens[i], v2->tokens[i]);
+	for (i = 0; i < v->n_merges; i++)
+		ck_assert_str_eq(v->merges[i], v2->merges[i]);
+	vocab_synth_free(v2);
+	tokenizer_free(t);
+	vocab_synth_free(v);
+}
+END_TEST
+
+START_TEST(test_synth_training)
+{
+	struct cl_err err = CL_ERR_INIT;
+	struct vocab_synth *v = NULL;
+	size_t i;
+
+	ref_map_init();
+	/*
+	 * "hello hello hello": pre-tokens "hello" once, " hello" twice.
+	 * h-e, e-l, l-l and l-o occur 3 times each; the tie goes to the
+	 * smallest id pair, e (115) l (122).
+	 */
+	ck_assert_int_eq(vocab_synth_build(300, "hello hello hello", 17, &v,
+	    &err), CL_OK);
+	check_synth_structure(v, 300);
+	ck_assert_str_eq(v->merges[0], "e l");
+	ck_assert_str_eq(v->tokens[270], "el");
+	ck_assert_str_eq(v->merges[1], "h el");
+	vocab_synth_free(v);
+	/* Merges never cross pre-tokens: "a.a.a." splits a|.a|.a|. */
+	ck_assert_int_eq(vocab_synth_build(300, "a.a.a.a.", 8, &v, &err),
+	    CL_OK);
+	check_synth_structure(v, 300);
+	ck_assert_str_eq(v->merges[0], ". a");
+	for (i = 0; i < v->n_merges; i++)
+		ck_assert_str_ne(v->merges[i], "a .");
+	vocab_synth_free(v);
+	/* An empty corpus is all fill. */
+	ck_assert_int_eq(vocab_synth_build(280, "", 0, &v, &err), CL_OK);
+	check_synth_structure(v, 280);
+	vocab_synth_free(v);
+	/* Limits. */
+	v = (struct vocab_synth *)&err;
+	ck_assert_int_eq(vocab_synth_build(269, NULL, 0, &v, &err), CL_EINVAL);
+	ck_assert_ptr_null(v);
+	ck_assert_int_eq(vocab_synth_build(300, "x",
+	    VOCAB_SYNTH_MAX_CORPUS + 1, &v, &err), CL_ELIMIT);
+}
+END_TEST
+
+START_TEST(test_synth_65536)
+{
+	static const char *const extra[6] = {
+		"<|cot_start|>", "<|cot_end|>", "<|review_start|>",
+		"<|review_end|>", "<|file_start|>", "<|file_end|>",
+	};
+	struct cl_err err = CL_ERR_INIT;
+	struct vocab_synth *v = NULL;
+	struct tok_vocab_src src;
+	struct tokenizer *t = NULL;
+	const char *text = "Families share one computer; 42 \xe2\x82\xac.";
+	double t0;
+	size_t i;
+
+	t0 = cl_now();
+	ck_assert_int_eq(vocab_synth_build(65536, NULL, 0, &v, &err), CL_OK);
+	vocab_synth_src(v, &src);
+	ck_assert_int_eq(tokenizer_new(&src, &t, &err), CL_OK);
+	ck_assert_msg(cl_now() - t0 < 2.0, "65536 tokens took %.2f s",
+	    cl_now() - t0);
+	check_synth_structure(v, 65536);
+	for (i = 0; i < 6; i++) {
+		ck_assert_str_eq(v->tokens[64394 + i], extra[i]);
+		ck_assert_int_eq(v->token_types[64394 + i], TOK_TYPE_CONTROL);
+	}
+	ck_assert_int_eq(tokenizer_find_token(t, "<|file_end|>"), 64399);
+	ck_assert_str_ne(v->tokens[64393], "");
+	ck_assert_str_ne(v->tokens[64400], "");
+	check_round_trip(t, text, strlen(text));
+	tokenizer_free(t);
+	vocab_synth_free(v);
+}
+END_TEST
+
+START_TEST(test_synth_required)
+{
+	static const char *const req[] = {
+		" cloister", "Hello", "\xf0\x9f\x98\x80\xf0\x9f\x98\x80",
+		"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "Hello", "x",
+		"\n\n", " 42",
+	};
+	size_t lens[CL_ARRAY_LEN(req)];
+	struct cl_err err = CL_ERR_INIT;
+	struct vocab_synth *v = NULL;
+	struct tok_vocab_src src;
+	struct tokenizer *t = NULL;
+	int32_t *ids;
+	size_t i, n;
+
+	for (i = 0; i < CL_ARRAY_LEN(req); i++)
+		lens[i] = strlen(req[i]);
+	/* " 42" is two pre-tokens (" " and "42"): refused. */
+	ck_assert_int_eq(vocab_synth_build_ex(400, NULL, 0, req, lens,
+	    CL_ARRAY_LEN(req), &v, &err), CL_EINVAL);
+	ck_assert_ptr_null(v);
+	ck_assert_ptr_nonnull(strstr(err.msg, "piece 7"));
+	ck_assert_int_eq(vocab_synth_build_ex(400, NULL, 0, req, lens,
+	    CL_ARRAY_LEN(req) - 1, &v, &err), CL_OK);
+	check_synth_structure(v, 400);
+	/* Required pieces come first, after the bytes. */
+	ck_assert_str_eq(v->tokens[270], mapped(" cloister", 9));
+	ck_assert_str_eq(v->tokens[271], "Hello");
+	vocab_synth_src(v, &src);
+	ck_assert_int_eq(tokenizer_new(&src, &t, &err), CL_OK);
+	for (i = 0; i + 1 < CL_ARRAY_LEN(req); i++) {
+		ck_assert_int_eq(tokenizer_encode(t, req[i], lens[i], false,
+		    false, &ids, &n, &err), CL_OK);
+		ck_assert_msg(n == 1, "piece %zu gave %zu ids", i, n);
+		cl_free(ids);
+	}
+	tokenizer_free(t);
+	vocab_synth_free(v);
+	/* No room: 270 tokens hold only specials and bytes. */
+	ck_assert_int_eq(vocab_synth_build_ex(270, NULL, 0, req, lens, 1, &v,
+	    &err), CL_ELIMIT);
+	lens[0] = 0;
+	ck_assert_int_eq(vocab_synth_build_ex(300, NULL, 0, req, lens, 1, &v,
+	    &err), CL_EINVAL);
+}
+END_TEST
+
+START_TEST(test_synth_alloc_failures)
+{
+	struct cl_err err = CL_ERR_INIT;
+	struct vocab_synth *v;
+	long k;
+	int r;
+
+	for (k = 0; ; k++) {
+		cl_alloc_fail_after(k);
+		r = vocab_synth_build(300, "the cat sat on the mat", 22, &v,
+		    &err);
+		cl_alloc_fail_after(-1);
+		if (r == CL_OK)
+			break;
+		ck_assert_int_eq(r, CL_ENOMEM);
+		ck_assert_ptr_null(v);
+	}
+	check_synth_structure(v, 300);
+	vocab_synth_free(v);
+}
+END_TEST
+
 static Suite *
 tokenizer_suite(void)
 {
@@ -1323,6 +1591,14 @@ tokenizer_suite(void)
 	tcase_add_test(tc, test_ref_plain);
 	tcase_add_test(tc, test_ref_chat);
 	tcase_add_test(tc, test_ref_round_trip);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("synth");
+	tcase_add_test(tc, test_synth_small);
+	tcase_add_test(tc, test_synth_training);
+	tcase_add_test(tc, test_synth_65536);
+	tcase_add_test(tc, test_synth_required);
+	tcase_add_test(tc, test_synth_alloc_failures);
 	suite_add_tcase(s, tc);
 
 	return s;

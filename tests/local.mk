@@ -37,4 +37,16 @@ check_PROGRAMS += tests/check_tokenizer
 TESTS += tests/check_tokenizer
 tests_check_tokenizer_SOURCES = tests/check_tokenizer.c
 tests_check_tokenizer_CFLAGS = $(TEST_CFLAGS)
-tests_check_tokenizer_LDADD = libengine.a libutil.a $(TEST_LIBS)
+tests_check_tokenizer_LDADD = libvocabsynth.a libengine.a libutil.a $(TEST_LIBS)
+
+# Tensor types and the kernel table (engine/quant.c, engine/kern_*.c).
+check_PROGRAMS += tests/check_quant
+TESTS += tests/check_quant
+tests_check_quant_SOURCES = tests/check_quant.c
+tests_check_quant_CFLAGS = $(TEST_CFLAGS)
+tests_check_quant_LDADD = libengine.a libutil.a $(TEST_LIBS)
+check_PROGRAMS += tests/check_kern
+TESTS += tests/check_kern
+tests_check_kern_SOURCES = tests/check_kern.c
+tests_check_kern_CFLAGS = $(TEST_CFLAGS)
+tests_check_kern_LDADD = libengine.a libutil.a $(TEST_LIBS) $(PTHREAD_LIBS)

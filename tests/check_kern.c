@@ -1,0 +1,342 @@
+/*
+ * check_kern.c - tests of the kernel table (engine/kern_*.c): selection,
+ * and the reference matmul against a naive dequantize-whole-row-then-dot
+ * in double at several sizes, token counts, partial row ranges and
+ * strides, including concurrent calls on disjoint ranges.
+ *
+ * Later SIMD variants get checked against ref here too.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/kern.h"
+#include "engine/quant.h"
+#include "util/util.h"
+
+static uint64_t rng_state = 0x243f6a8885a308d3ull;
+
+static float
+frand(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (float)((double)((rng_state * 0x2545f4914f6cdd1dull) >> 11) *
+	    0x1p-52 - 1.0);
+}
+
+static const uint32_t all_types[] = {
+	GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q4_0,
+	GGML_TYPE_Q4_1, GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_Q8_0,
+	GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K,
+};
+
+#define SENTINEL	-12345.5f
+
+/* A weight matrix of `rows` rows of n elements of `type`, and x. */
+struct problem {
+	uint32_t	 type;
+	size_t		 n;		/* row length */
+	size_t		 rows;
+	size_t		 n_tok;
+	size_t		 stride;	/* bytes between weight rows */
+	uint8_t		*w;		/* rows * stride bytes */
+	float		*x;		/* (n_tok, n) activations */
+	double		*want;		/* (n_tok, rows) naive results */
+	double		*mag;		/* (n_tok, rows) sum of |w x| */
+};
+
+static void
+problem_init(struct problem *p, uint32_t type, size_t n, size_t rows,
+    size_t n_tok)
+{
+	float *wf = cl_malloc(n * sizeof(*wf)), *wd = cl_malloc(n * 4);
+	size_t rb = 0, r, t, i;
+
+	ck_assert(wf != NULL && wd != NULL);
+	ck_assert_int_eq(quant_row_bytes(type, n, &rb), CL_OK);
+	p->type = type;
+	p->n = n;
+	p->rows = rows;
+	p->n_tok = n_tok;
+	/* Padding between rows: the stride, not the row size, is used. */
+	p->stride = (rb + 16 + 3) & ~(size_t)3;
+	p->w = cl_calloc(rows, p->stride);
+	p->x = cl_malloc(n_tok * n * sizeof(float));
+	p->want = cl_malloc(n_tok * rows * sizeof(double));
+	p->mag = cl_malloc(n_tok * rows * sizeof(double));
+	ck_assert(p->w && p->x && p->want && p->mag);
+	for (i = 0; i < n_tok * n; i++)
+		p->x[i] = frand();
+	for (r = 0; r < rows; r++) {
+		for (i = 0; i < n; i++)
+			wf[i] = frand() * 0.1f;
+		quant_quantize_row(type, wf, p->w + r * p->stride, n);
+		/* The naive reference: the whole row, then a double dot. */
+		quant_dequantize_row(type, p->w + r * p->stride, wd, n);
+		for (t = 0; t < n_tok; t++) {
+			double s = 0, m = 0;
+
+			for (i = 0; i < n; i++) {
+				s += (double)wd[i] * p->x[t * n + i];
+				m += fabs((double)wd[i] * p->x[t * n + i]);
+			}
+			p->want[t * rows + r] = s;
+			p->mag[t * rows + r] = m;
+		}
+	}
+	cl_free(wf);
+	cl_free(wd);
+}
+
+static void
+problem_release(struct problem *p)
+{
+	cl_free(p->w);
+	cl_free(p->x);
+	cl_free(p->want);
+	cl_free(p->mag);
+}
+
+/*
+ * Run k on rows [r0, r1) into y with leading dimension ldy and check
+ * every entry: computed ones against the naive double result (float
+ * accumulation over n terms: n * 2^-23 of the magnitude), all others
+ * untouched.
+ */
+static void
+check_matmul(const struct kern_ops *k, const struct problem *p, size_t ldy,
+    size_t r0, size_t r1)
+{
+	size_t ab = k->act_row_bytes(p->type, p->n), t, r;
+	void *act = aligned_alloc(64, (p->n_tok * ab + 63) & ~(size_t)63);
+	float *y = cl_malloc(p->n_tok * ldy * sizeof(*y));
+
+	ck_assert(act != NULL && y != NULL);
+	ck_assert_uint_eq(ab % 4, 0);
+	for (t = 0; t < p->n_tok; t++)
+		k->act_prepare(p->type, p->x + t * p->n, (char *)act + t * ab,
+		    p->n);
+	for (t = 0; t < p->n_tok * ldy; t++)
+		y[t] = SENTINEL;
+	k->matmul(p->type, p->w, p->stride, p->n, act, p->n_tok, y, ldy, r0,
+	    r1);
+	for (t = 0; t < p->n_tok; t++) {
+		for (r = 0; r < ldy; r++) {
+			float got = y[t * ldy + r];
+
+			if (r < r0 || r >= r1) {
+				ck_assert_msg(got == SENTINEL,
+				    "%s: y[%zu][%zu] written outside "
+				    "[%zu, %zu)", k->name, t, r, r0, r1);
+				continue;
+			}
+			double want = p->want[t * p->rows + r];
+			double tol = p->mag[t * p->rows + r] * p->n *
+			    0x1p-23 + 1e-30;
+
+			ck_assert_msg(fabs(got - want) <= tol,
+			    "%s %s n %zu: y[%zu][%zu] %.9g want %.9g",
+			    k->name, ggml_type_info(p->type)->name, p->n, t,
+			    r, (double)got, want);
+		}
+	}
+	free(act);
+	cl_free(y);
+}
+
+START_TEST(test_select)
+{
+	const struct kern_ops *a = kern_ops_select(KERN_AUTO);
+	const struct kern_ops *r = kern_ops_select(KERN_FORCE_REF);
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(a->name);
+	ck_assert_ptr_nonnull(a->matmul);
+	ck_assert_ptr_eq(a, kern_ops_select(KERN_AUTO));	/* stable */
+	ck_assert_ptr_eq(r, kern_ops_ref());
+	ck_assert_str_eq(r->name, "ref");
+	ck_assert_ptr_null(kern_ops_select(999));
+}
+END_TEST
+
+/* Activations are plain floats in ref. */
+START_TEST(test_ref_act)
+{
+	const struct kern_ops *k = kern_ops_ref();
+	float x[64], a[64];
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		x[i] = frand();
+	ck_assert_uint_eq(k->act_row_bytes(GGML_TYPE_Q4_K, 256), 1024);
+	ck_assert_uint_eq(k->act_row_bytes(GGML_TYPE_Q8_0, 64), 256);
+	k->act_prepare(GGML_TYPE_Q8_0, x, a, 64);
+	ck_assert(memcmp(a, x, sizeof(x)) == 0);
+}
+END_TEST
+
+START_TEST(test_ref_dot_f32)
+{
+	const struct kern_ops *k = kern_ops_ref();
+	float a[33], b[33];
+	size_t i;
+
+	for (i = 0; i < 33; i++) {
+		a[i] = (float)i;
+		b[i] = i % 2 ? -0.5f : 2.0f;
+	}
+	/* Even i: 2i over 0..32 = 544; odd i: -i/2 over 1..31 = -128. */
+	ck_assert(k->dot_f32(a, b, 33) == 416.0f);
+	ck_assert(k->dot_f32(a, b, 0) == 0.0f);
+	ck_assert(k->dot_f32(a, b, 1) == 0.0f);
+}
+END_TEST
+
+/*
+ * Per type: n in {32, 256, 4096} (K-quants: 256, 4096), rows {1, 31,
+ * 33}, n_tok {1, 3}.
+ */
+START_TEST(test_ref_matmul)
+{
+	static const size_t ns[] = { 32, 256, 4096 };
+	static const size_t rows[] = { 1, 31, 33 };
+	const struct kern_ops *k = kern_ops_ref();
+	uint32_t type = all_types[_i];
+	size_t a, b, t;
+
+	for (a = 0; a < CL_ARRAY_LEN(ns); a++) {
+		if (ns[a] % ggml_type_info(type)->blck_elems != 0)
+			continue;
+		for (b = 0; b < CL_ARRAY_LEN(rows); b++) {
+			for (t = 1; t <= 3; t += 2) {
+				struct problem p;
+
+				/* Keep the largest case quick. */
+				if (ns[a] == 4096 && rows[b] != 33 && t == 3)
+					continue;
+				problem_init(&p, type, ns[a], rows[b], t);
+				check_matmul(k, &p, rows[b], 0, rows[b]);
+				/* Partial ranges, ldy larger than rows. */
+				check_matmul(k, &p, rows[b] + 5, 0, rows[b]);
+				if (rows[b] > 1) {
+					check_matmul(k, &p, rows[b] + 2, 1,
+					    rows[b] / 2);
+					check_matmul(k, &p, rows[b],
+					    rows[b] / 2, rows[b]);
+				}
+				/* An empty range writes nothing. */
+				check_matmul(k, &p, rows[b], 0, 0);
+				problem_release(&p);
+			}
+		}
+	}
+}
+END_TEST
+
+struct job {
+	const struct kern_ops	*k;
+	const struct problem	*p;
+	const void		*act;
+	float			*y;
+	size_t			 r0, r1;
+};
+
+static void *
+run_job(void *arg)
+{
+	struct job *j = arg;
+
+	j->k->matmul(j->p->type, j->p->w, j->p->stride, j->p->n, j->act,
+	    j->p->n_tok, j->y, j->p->rows, j->r0, j->r1);
+	return NULL;
+}
+
+/* Two threads on disjoint halves give the same y as one call. */
+START_TEST(test_ref_matmul_threads)
+{
+	const struct kern_ops *k = kern_ops_select(KERN_AUTO);
+	struct problem p;
+	struct job j[2];
+	pthread_t th[2];
+	float *y1, *y2;
+	void *act;
+	size_t ab, t;
+	int i;
+
+	problem_init(&p, GGML_TYPE_Q4_K, 512, 64, 2);
+	ab = k->act_row_bytes(p.type, p.n);
+	act = aligned_alloc(64, (2 * ab + 63) & ~(size_t)63);
+	y1 = cl_malloc(2 * 64 * sizeof(float));
+	y2 = cl_malloc(2 * 64 * sizeof(float));
+	ck_assert(act && y1 && y2);
+	for (t = 0; t < 2; t++)
+		k->act_prepare(p.type, p.x + t * p.n, (char *)act + t * ab,
+		    p.n);
+	k->matmul(p.type, p.w, p.stride, p.n, act, 2, y1, 64, 0, 64);
+	for (i = 0; i < 2; i++) {
+		j[i] = (struct job){ k, &p, act, y2, (size_t)i * 29,
+		    i == 0 ? 29 : 64 };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, run_job, &j[i]),
+		    0);
+	}
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+	ck_assert(memcmp(y1, y2, 2 * 64 * sizeof(float)) == 0);
+	free(act);
+	cl_free(y1);
+	cl_free(y2);
+	problem_release(&p);
+}
+END_TEST
+
+/* A type that cannot be computed is a caller bug: abort. */
+START_TEST(test_ref_matmul_bad_type)
+{
+	const struct kern_ops *k = kern_ops_ref();
+	uint8_t w[84] = { 0 };
+	float x[256] = { 0 }, y[1];
+
+	k->matmul(GGML_TYPE_Q2_K, w, sizeof(w), 256, x, 1, y, 1, 0, 1);
+}
+END_TEST
+
+static Suite *
+kern_suite(void)
+{
+	Suite *s = suite_create("kern");
+	TCase *tc;
+
+	tc = tcase_create("select");
+	tcase_add_test(tc, test_select);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ref");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_ref_act);
+	tcase_add_test(tc, test_ref_dot_f32);
+	tcase_add_loop_test(tc, test_ref_matmul, 0,
+	    (int)CL_ARRAY_LEN(all_types));
+	tcase_add_test(tc, test_ref_matmul_threads);
+	tcase_add_test_raise_signal(tc, test_ref_matmul_bad_type, SIGABRT);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(kern_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
