@@ -15,12 +15,14 @@
 #include <sys/resource.h>
 
 #include "cli/cli.h"
+#include "cli/cmd_engine.h"
 #include "cli/cmd_store.h"
 
 static int cmd_help(int argc, char **argv);
 
 const struct cli_command cli_commands[] = {
 	{ "help", cmd_help, "show the commands" },
+	{ "ask", cmd_ask, "ask the jailed model one question" },
 	{ "init", cmd_init, "create the encrypted store" },
 	{ "passwd", cmd_passwd, "change the store passphrase" },
 	{ "store", cmd_store, "check the store or rotate its data key" },

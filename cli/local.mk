@@ -9,3 +9,10 @@ cloister_LDADD = libutil.a -lm
 cloister_SOURCES += cli/cmd_store.h cli/cmd_store.c
 cloister_CFLAGS += $(SQLITE_CFLAGS) $(SODIUM_CFLAGS)
 cloister_LDADD += libstore.a libutil.a $(SQLITE_LIBS) $(SODIUM_LIBS)
+
+# ask, chat, doctor, bench: the commands that talk to the jailed engine
+# through libengine_client.a (never the model code).
+cloister_SOURCES += cli/cmd_engine.h cli/session.h cli/session.c \
+	cli/cmd_ask.c
+cloister_CFLAGS += $(SECCOMP_CFLAGS)
+cloister_LDADD += libengine_client.a libsandbox.a libutil.a $(SECCOMP_LIBS) -lm
