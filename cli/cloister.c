@@ -23,6 +23,8 @@ static int cmd_help(int argc, char **argv);
 const struct cli_command cli_commands[] = {
 	{ "help", cmd_help, "show the commands" },
 	{ "ask", cmd_ask, "ask the jailed model one question" },
+	{ "bench", cmd_bench, "measure the jailed engine's speed" },
+	{ "doctor", cmd_doctor, "check the jail and the model" },
 	{ "init", cmd_init, "create the encrypted store" },
 	{ "passwd", cmd_passwd, "change the store passphrase" },
 	{ "store", cmd_store, "check the store or rotate its data key" },
