@@ -24,6 +24,7 @@ const struct cli_command cli_commands[] = {
 	{ "help", cmd_help, "show the commands" },
 	{ "ask", cmd_ask, "ask the jailed model one question" },
 	{ "bench", cmd_bench, "measure the jailed engine's speed" },
+	{ "chat", cmd_chat, "talk with the jailed model" },
 	{ "doctor", cmd_doctor, "check the jail and the model" },
 	{ "init", cmd_init, "create the encrypted store" },
 	{ "passwd", cmd_passwd, "change the store passphrase" },

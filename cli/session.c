@@ -332,7 +332,10 @@ cli_engine_spawn(const struct cli_engine_args *a, const char *model,
 	progress_st.cmd = a->cmd;
 	progress_st.last = -1;
 	progress_st.shown = false;
-	if (!quiet && isatty(STDERR_FILENO)) {
+	if (a->progress != NULL) {
+		o.progress = a->progress;
+		o.progress_arg = a->progress_arg;
+	} else if (!quiet && isatty(STDERR_FILENO)) {
 		o.progress = show_progress;
 		o.progress_arg = &progress_st;
 	}

@@ -66,6 +66,10 @@ struct cli_engine_args {
 	bool			 ref_kernels;
 	struct engine_client_gen gen;		/* sampling, max tokens */
 	bool			 seed_set;	/* --seed given */
+	/* Loading progress; NULL: a percentage on stderr if a terminal. */
+	void			(*progress)(void *arg, uint64_t done,
+				    uint64_t total);
+	void			*progress_arg;
 };
 
 /* Defaults: FULL jail, the model cards' sampling (engine.h). */
