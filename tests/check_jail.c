@@ -627,6 +627,22 @@ START_TEST(test_ask_config_file)
 }
 END_TEST
 
+START_TEST(test_chat_lines)
+{
+	const char *model = make_scripted(TEXT_SHORT, "s.gguf");
+	char *argv[] = { "cloister", "chat", "--model", (char *)model,
+	    "--temp", "0", NULL };
+	struct cl_buf out = CL_BUF_INIT, errb = CL_BUF_INIT;
+
+	ck_assert_msg(run(argv, "Hello\n/reset\nAgain\n/quit\nNot read\n",
+	    &out, &errb) == 0, "%s", errb.data);
+	ck_assert_str_eq(out.data, TEXT_SHORT "\n(conversation forgotten)\n"
+	    TEXT_SHORT "\n");
+	cl_buf_release(&out);
+	cl_buf_release(&errb);
+}
+END_TEST
+
 static const struct cl_json *
 get(const struct cl_json *j, const char *key, enum cl_json_type t)
 {
@@ -745,6 +761,7 @@ jail_suite(void)
 	tcase_add_test(tc, test_ask_exact);
 	tcase_add_test(tc, test_ask_errors);
 	tcase_add_test(tc, test_ask_config_file);
+	tcase_add_test(tc, test_chat_lines);
 	tcase_add_test(tc, test_doctor_json);
 	tcase_add_test(tc, test_bench_json);
 	suite_add_tcase(s, tc);
