@@ -85,12 +85,12 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: %s --model-fd fd --ipc-fd fd [--stderr-fd fd]\n"
-	    "                       [--sandbox full|degraded|off]"
-	    "\n"
-	    "                       [--allow-missing layers] [--threads n] "
-	    "[--ctx n]\n"
-	    "                       [--kernels auto|ref] "
-	    "[--test-unavailable layers]\n", PROGNAME);
+	    "                       [--sandbox full|degraded|off] "
+	    "[--allow-missing layers]\n"
+	    "                       [--threads n] [--ctx n] "
+	    "[--kernels auto|ref]\n"
+	    "                       [--test-unavailable layers]\n",
+	    PROGNAME);
 }
 
 static int
