@@ -77,3 +77,17 @@ libkern_avx2_a_CFLAGS = $(AM_CFLAGS) -mavx2 -mfma -mf16c
 libengine_a_LIBADD = $(libkern_avx2_a_OBJECTS)
 libengine_a_DEPENDENCIES = $(libkern_avx2_a_OBJECTS)
 endif
+# cloister-engine: the jailed engine program.  Links the engine, the
+# sandbox and util only (never store, audit or policy).
+libexec_PROGRAMS += cloister-engine
+cloister_engine_SOURCES = engine/engine_main.c
+cloister_engine_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
+cloister_engine_LDADD = libengine.a libsandbox.a libutil.a $(SECCOMP_LIBS) \
+	-lm $(PTHREAD_LIBS)
+
+# The broker's engine client: protocol, spawn, attestation.  proto.c is
+# compiled into it again so the broker never links the model code.
+noinst_LIBRARIES += libengine_client.a
+libengine_client_a_SOURCES = engine/engine_client.h engine/engine_client.c \
+	engine/proto.h engine/proto.c
+libengine_client_a_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)

@@ -8,3 +8,5 @@ dist_man_MANS += man/cloister-audit.1
 # Every page passes `mandoc -Tlint -W warning` (skipped without mandoc).
 TESTS += tests/man-lint.sh
 dist_check_SCRIPTS += tests/man-lint.sh
+dist_man_MANS += man/cloister.1
+dist_man_MANS += man/cloister-engine.8

@@ -91,7 +91,7 @@ load_json(const char *type)
 static struct engine_model *
 load_model(const char *type, enum engine_kernels k, int threads)
 {
-	struct engine_load_opts lo = { threads, k, NULL, NULL };
+	struct engine_load_opts lo = { threads, k, NULL, NULL, 0 };
 	struct cl_err err = CL_ERR_INIT;
 	struct engine_model *m = NULL;
 	char path[4096];

@@ -50,3 +50,12 @@ TESTS += tests/check_kern
 tests_check_kern_SOURCES = tests/check_kern.c
 tests_check_kern_CFLAGS = $(TEST_CFLAGS)
 tests_check_kern_LDADD = libengine.a libutil.a $(TEST_LIBS) $(PTHREAD_LIBS)
+
+# The jailed engine end to end (client, ask, doctor, bench); runs the
+# programs of the build tree, so `make check` builds them first.
+check_PROGRAMS += tests/check_jail
+TESTS += tests/check_jail
+tests_check_jail_SOURCES = tests/check_jail.c
+tests_check_jail_CFLAGS = $(TEST_CFLAGS) $(SECCOMP_CFLAGS)
+tests_check_jail_LDADD = libengine_client.a libsandbox.a libutil.a \
+	$(SECCOMP_LIBS) $(TEST_LIBS)
