@@ -205,7 +205,7 @@ cmd_doctor(int argc, char **argv)
 	char refused[sizeof(err.msg)];
 	bool json = false, was_refused = false;
 	char *model = NULL;
-	int ch, r, rc = CLI_EXIT_FAIL;
+	int ch, r = CL_EINTERNAL, rc = CLI_EXIT_FAIL;
 
 	cli_engine_args_init(&a, "doctor");
 	optind = 1;
