@@ -65,8 +65,9 @@ struct kern_ops {
 /* `force` argument of kern_ops_select(). */
 enum {
 	KERN_AUTO = 0,		/* the best variant this CPU and OS support */
-	KERN_FORCE_REF = 1	/* the scalar reference (tests, doctor) */
-	/* later: KERN_FORCE_AVX2, KERN_FORCE_AVX512, KERN_FORCE_NEON */
+	KERN_FORCE_REF = 1,	/* the scalar reference (tests, doctor) */
+	KERN_FORCE_AVX2 = 2,	/* x86-64 AVX2 + FMA + F16C */
+	KERN_FORCE_AVX512 = 3	/* x86-64 AVX-512 F/BW/DQ/VL + VNNI */
 };
 
 /*

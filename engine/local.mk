@@ -17,3 +17,22 @@ libengine_a_SOURCES += engine/quant.c
 libengine_a_SOURCES += engine/kern.h
 libengine_a_SOURCES += engine/kern_ref.c
 libengine_a_SOURCES += engine/kern_select.c
+libengine_a_SOURCES += engine/kern_simd.h
+libengine_a_SOURCES += engine/kern_act.c
+
+# SIMD kernels: one library per instruction set, each compiled with its
+# own flags so wide instructions never leak into generic code; only
+# kern_select.c calls them, after checking CPUID and XGETBV.  They need
+# nothing from libengine, so link them after it:
+#	foo_LDADD = $(ENGINE_LIBS) libutil.a
+ENGINE_KERN_LIBS =
+if CPU_X86_64
+noinst_LIBRARIES += libkern_avx2.a libkern_avx512.a
+libkern_avx2_a_SOURCES = engine/kern_avx2.c
+libkern_avx2_a_CFLAGS = $(AM_CFLAGS) -mavx2 -mfma -mf16c
+libkern_avx512_a_SOURCES = engine/kern_avx512.c
+libkern_avx512_a_CFLAGS = $(AM_CFLAGS) -mavx2 -mfma -mf16c -mavx512f \
+	-mavx512bw -mavx512dq -mavx512vl -mavx512vnni
+ENGINE_KERN_LIBS += libkern_avx512.a libkern_avx2.a
+endif
+ENGINE_LIBS = libengine.a $(ENGINE_KERN_LIBS)

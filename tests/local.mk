@@ -37,4 +37,12 @@ check_PROGRAMS += tests/check_quant
 TESTS += tests/check_quant
 tests_check_quant_SOURCES = tests/check_quant.c
 tests_check_quant_CFLAGS = $(TEST_CFLAGS)
-tests_check_quant_LDADD = libengine.a libutil.a $(TEST_LIBS)
+tests_check_quant_LDADD = $(ENGINE_LIBS) libutil.a $(TEST_LIBS)
+
+# Compute kernels (engine/kern_*.c): every SIMD variant the CPU runs
+# against the scalar reference and the integer dot products.
+check_PROGRAMS += tests/check_kern
+TESTS += tests/check_kern
+tests_check_kern_SOURCES = tests/check_kern.c
+tests_check_kern_CFLAGS = $(TEST_CFLAGS)
+tests_check_kern_LDADD = $(ENGINE_LIBS) libutil.a $(TEST_LIBS)
