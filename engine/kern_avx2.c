@@ -599,12 +599,10 @@ tile_bf16(TARGS, int RT, int TT)
 		TILE(TPASS, RT, 1);					\
 } while (0)
 
-#define DRIVE(TILE, RTD) do {						\
+#define DRIVE(TILE) do {						\
 	size_t r = r0;							\
 	if (n_tok == 1) {						\
 		const size_t t = 0;					\
-		for (; r + (RTD) <= r1; r += (RTD))			\
-			TILE(TPASS, RTD, 1);				\
 		for (; r < r1; r++)					\
 			TILE(TPASS, 1, 1);				\
 		break;							\
@@ -613,25 +611,25 @@ tile_bf16(TARGS, int RT, int TT)
 		TOKENS(TILE, 1);					\
 } while (0)
 
-#define MATMUL(NAME, TILE, RTD)						\
+#define MATMUL(NAME, TILE)						\
 static void								\
 NAME(const uint8_t *w, size_t ws, size_t n, const uint8_t *act,		\
     size_t ab, size_t n_tok, float *y, size_t ldy, size_t r0, size_t r1) \
 {									\
-	DRIVE(TILE, RTD);						\
+	DRIVE(TILE);						\
 }
 
-MATMUL(mm_q4_0, tile_q4_0, 2)
-MATMUL(mm_q4_1, tile_q4_1, 2)
-MATMUL(mm_q5_0, tile_q5_0, 2)
-MATMUL(mm_q5_1, tile_q5_1, 2)
-MATMUL(mm_q8_0, tile_q8_0, 2)
-MATMUL(mm_q4_k, tile_q4_k, 2)
-MATMUL(mm_q5_k, tile_q5_k, 2)
-MATMUL(mm_q6_k, tile_q6_k, 2)
-MATMUL(mm_f32, tile_f32, 2)
-MATMUL(mm_f16, tile_f16, 2)
-MATMUL(mm_bf16, tile_bf16, 2)
+MATMUL(mm_q4_0, tile_q4_0)
+MATMUL(mm_q4_1, tile_q4_1)
+MATMUL(mm_q5_0, tile_q5_0)
+MATMUL(mm_q5_1, tile_q5_1)
+MATMUL(mm_q8_0, tile_q8_0)
+MATMUL(mm_q4_k, tile_q4_k)
+MATMUL(mm_q5_k, tile_q5_k)
+MATMUL(mm_q6_k, tile_q6_k)
+MATMUL(mm_f32, tile_f32)
+MATMUL(mm_f16, tile_f16)
+MATMUL(mm_bf16, tile_bf16)
 
 /* ------------------------------------------------------------------ */
 /* Entry points */

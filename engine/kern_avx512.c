@@ -16,7 +16,7 @@
  * vpmaddubsw then vpdpwssd with the sub-block scales; block results are
  * scaled in float.  A tile is RT weight rows x TT tokens: every weight
  * block is decoded once per tile and reused for the TT tokens while in
- * registers; decode (one token) streams RTD rows at once.
+ * registers; decode (one token) streams the rows one after the other.
  *
  * Tolerance against quant_vec_dot_* (same integers, same scales): float
  * summation order only, |diff| <= 1e-5 * sum over blocks of
@@ -668,16 +668,16 @@ tile_bf16(TARGS, int RT, int TT)
 } while (0)
 
 /*
- * Rows [r0, r1): decode (one token) RTD rows at a time; prefill RTP rows
- * x TTP tokens.  RTD, RTP, TTP are chosen per type so a tile's weights
- * and accumulators fit in the 32 vector registers.
+ * Rows [r0, r1): decode (one token) row by row, so the weights are one
+ * sequential stream the hardware prefetcher follows (tiles of 4 rows
+ * read 4 short interleaved streams and ran 3x slower from DRAM:
+ * bench/README.md); prefill RTP rows x TTP tokens, RTP and TTP chosen per
+ * type so a tile's weights and accumulators fit in the 32 registers.
  */
-#define DRIVE(TILE, RTD, RTP, TTP) do {					\
+#define DRIVE(TILE, RTP, TTP) do {					\
 	size_t r = r0;							\
 	if (n_tok == 1) {						\
 		const size_t t = 0;					\
-		for (; r + (RTD) <= r1; r += (RTD))			\
-			TILE(TPASS, RTD, 1);				\
 		for (; r < r1; r++)					\
 			TILE(TPASS, 1, 1);				\
 		break;							\
@@ -688,25 +688,25 @@ tile_bf16(TARGS, int RT, int TT)
 		TOKENS(TILE, 1, TTP);					\
 } while (0)
 
-#define MATMUL(NAME, TILE, RTD, RTP, TTP)				\
+#define MATMUL(NAME, TILE, RTP, TTP)				\
 static void								\
 NAME(const uint8_t *w, size_t ws, size_t n, const uint8_t *act,		\
     size_t ab, size_t n_tok, float *y, size_t ldy, size_t r0, size_t r1) \
 {									\
-	DRIVE(TILE, RTD, RTP, TTP);					\
+	DRIVE(TILE, RTP, TTP);					\
 }
 
-MATMUL(mm_q4_0, tile_q4_0, 4, 2, 8)
-MATMUL(mm_q4_1, tile_q4_1, 4, 2, 8)
-MATMUL(mm_q5_0, tile_q5_0, 4, 2, 8)
-MATMUL(mm_q5_1, tile_q5_1, 2, 1, 8)
-MATMUL(mm_q8_0, tile_q8_0, 2, 2, 4)
-MATMUL(mm_q4_k, tile_q4_k, 2, 1, 8)
-MATMUL(mm_q5_k, tile_q5_k, 2, 1, 8)
-MATMUL(mm_q6_k, tile_q6_k, 2, 1, 8)
-MATMUL(mm_f32, tile_f32, 4, 4, 4)
-MATMUL(mm_f16, tile_f16, 4, 4, 4)
-MATMUL(mm_bf16, tile_bf16, 4, 4, 4)
+MATMUL(mm_q4_0, tile_q4_0, 2, 8)
+MATMUL(mm_q4_1, tile_q4_1, 2, 8)
+MATMUL(mm_q5_0, tile_q5_0, 2, 8)
+MATMUL(mm_q5_1, tile_q5_1, 1, 8)
+MATMUL(mm_q8_0, tile_q8_0, 2, 4)
+MATMUL(mm_q4_k, tile_q4_k, 1, 8)
+MATMUL(mm_q5_k, tile_q5_k, 1, 8)
+MATMUL(mm_q6_k, tile_q6_k, 1, 8)
+MATMUL(mm_f32, tile_f32, 4, 4)
+MATMUL(mm_f16, tile_f16, 4, 4)
+MATMUL(mm_bf16, tile_bf16, 4, 4)
 
 /* ------------------------------------------------------------------ */
 /* Entry points */
