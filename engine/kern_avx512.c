@@ -709,6 +709,150 @@ MATMUL(mm_f16, tile_f16, 4, 4)
 MATMUL(mm_bf16, tile_bf16, 4, 4)
 
 /* ------------------------------------------------------------------ */
+/* Activation preparation: the kern_simd.h layouts, vectorized */
+
+/*
+ * Quantize 32 floats as quant.c's q8_block() does: amax = max |x|,
+ * d = amax / 127, q = round-half-even(x * (127 / amax)) clamped to
+ * [-127, 127] (vcvtps2dq rounds half to even under the default MXCSR,
+ * as the reference's 1.5 * 2^23 trick does).  Bit-identical for finite
+ * x; non-finite x give unspecified quants.  Returns d, stores the 32 q
+ * as two 16-byte halves and their sum.
+ */
+AI float
+q8_block32(const float *x, __m128i *q0, __m128i *q1, int *sum)
+{
+	const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+	const float amax = _mm512_reduce_max_ps(_mm512_max_ps(
+	    _mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+	const float d = amax / 127.0f;
+	const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+	const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+	const __m512i i0 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(
+	    _mm512_mul_ps(v0, _mm512_set1_ps(id)), lo), hi));
+	const __m512i i1 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(
+	    _mm512_mul_ps(v1, _mm512_set1_ps(id)), lo), hi));
+
+	*q0 = _mm512_cvtepi32_epi8(i0);
+	*q1 = _mm512_cvtepi32_epi8(i1);
+	*sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+	return d;
+}
+
+static void
+act_g4(uint32_t wt, const float *x, struct kern_act_g4 *g, size_t n)
+{
+	const int off = wt == GGML_TYPE_Q4_0 ? 8 : wt == GGML_TYPE_Q5_0 ?
+	    16 : 0;
+	const int q81 = wt == GGML_TYPE_Q4_1 || wt == GGML_TYPE_Q5_1;
+	const size_t nb = n / QUANT_QK;
+	size_t b;
+
+	for (b = 0; b < nb; b++, x += QUANT_QK) {
+		struct kern_act_g4 *a = g + b / 4;
+		const int k = (int)(b % 4);
+		__m128i q0, q1;
+		int sum;
+		const float d = q8_block32(x, &q0, &q1, &sum);
+		const uint16_t d16 = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+
+		if (k == 0)
+			memset(a, 0, sizeof(*a));
+		_mm_storeu_si128((void *)(a->qs + 16 * k), q0);
+		_mm_storeu_si128((void *)(a->qs + 64 + 16 * k), q1);
+		_mm_storeu_ps(a->d + 4 * k, _mm_set1_ps(_cvtsh_ss(d16)));
+		a->c[4 * k] = -off * sum;
+		if (q81)
+			a->s[4 * k] = _cvtsh_ss(_cvtss_sh(d * (float)sum,
+			    _MM_FROUND_TO_NEAREST_INT));
+	}
+}
+
+static void
+act_q8(const float *x, struct kern_act_q8 *g, size_t n)
+{
+	const size_t nb = n / QUANT_QK;
+	size_t b;
+
+	for (b = 0; b < nb; b++, x += QUANT_QK) {
+		struct kern_act_q8 *a = g + b / 4;
+		const int k = (int)(b % 4);
+		__m128i q0, q1;
+		int sum;
+		const float d = q8_block32(x, &q0, &q1, &sum);
+		const uint16_t d16 = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+
+		if (k == 0)
+			memset(a, 0, sizeof(*a));
+		_mm_storeu_si128((void *)(a->qs + 32 * k), q0);
+		_mm_storeu_si128((void *)(a->qs + 32 * k + 16), q1);
+		_mm256_storeu_ps(a->d + 8 * k, _mm256_set1_ps(_cvtsh_ss(d16)));
+		a->c[8 * k] = -128 * sum;
+	}
+}
+
+/*
+ * Q8_K as quant_quantize_row_q8_k(): xm = the x of largest |x|, first
+ * on ties; iscale = -127 / xm; q = round-half-even(iscale x) clamped to
+ * [-128, 127]; d = 1 / iscale; all zero when xm = 0.  Each 16-float
+ * vector is one bsums group.
+ */
+static void
+act_k(uint32_t wt, const float *x, struct kern_act_k *a, size_t n)
+{
+	static const int order[8] = { 0, 2, 1, 3, 4, 6, 5, 7 };
+	const size_t nb = n / QUANT_QK_K;
+	size_t b;
+	int c;
+
+	for (b = 0; b < nb; b++, a++, x += QUANT_QK_K) {
+		__m512 m = _mm512_setzero_ps(), vam;
+		int bsum[16], first = -1;
+		float amax, iscale;
+
+		memset(a, 0, sizeof(*a));
+		for (c = 0; c < 16; c++)
+			m = _mm512_max_ps(m, _mm512_abs_ps(
+			    _mm512_loadu_ps(x + 16 * c)));
+		amax = _mm512_reduce_max_ps(m);
+		if (amax == 0.0f)
+			continue;
+		vam = _mm512_set1_ps(amax);
+		for (c = 0; c < 16 && first < 0; c++) {
+			const __mmask16 e = _mm512_cmp_ps_mask(_mm512_abs_ps(
+			    _mm512_loadu_ps(x + 16 * c)), vam, _CMP_EQ_OQ);
+
+			if (e != 0)
+				first = 16 * c + __builtin_ctz(e);
+		}
+		if (first < 0)
+			continue;	/* NaN: unspecified, left zero */
+		iscale = -127.0f / x[first];
+		a->d = 1 / iscale;
+		for (c = 0; c < 16; c++) {
+			const __m512i q = _mm512_cvtps_epi32(_mm512_min_ps(
+			    _mm512_max_ps(_mm512_mul_ps(_mm512_loadu_ps(
+			    x + 16 * c), _mm512_set1_ps(iscale)),
+			    _mm512_set1_ps(-128.0f)), _mm512_set1_ps(127.0f)));
+			/* Q4_K, Q5_K: 32-element sub-blocks in `order`. */
+			const int sbk = c / 2, pos = wt == GGML_TYPE_Q6_K ?
+			    16 * c : 32 * order[sbk] + 16 * (c % 2);
+
+			_mm_storeu_si128((void *)(a->qs + pos),
+			    _mm512_cvtepi32_epi8(q));
+			bsum[c] = _mm512_reduce_add_epi32(q);
+		}
+		for (c = 0; c < 16; c++) {
+			if (wt == GGML_TYPE_Q6_K)
+				a->bs[c] = (int16_t)bsum[c];
+			else if (c < 8)
+				a->bs[c] = (int16_t)(bsum[2 * c] +
+				    bsum[2 * c + 1]);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* Entry points */
 
 void
@@ -759,6 +903,38 @@ kern_avx512_matmul(uint32_t wtype, const void *w, size_t w_stride,
 		break;
 	default:
 		CL_BUG("kern: matmul on a type that is not computable");
+	}
+}
+
+void
+kern_avx512_act_prepare(uint32_t wtype, const float *x, void *act,
+    size_t n)
+{
+	const struct ggml_type_info *ti = ggml_type_info(wtype);
+	const size_t len = kern_simd_act_bytes(wtype, n);
+
+	if (ti == NULL || !ti->computable || n % ti->blck_elems != 0)
+		CL_BUG("kern: bad activation shape");
+	switch (wtype) {
+	case GGML_TYPE_Q4_0:
+	case GGML_TYPE_Q4_1:
+	case GGML_TYPE_Q5_0:
+	case GGML_TYPE_Q5_1:
+		act_g4(wtype, x, act, n);
+		break;
+	case GGML_TYPE_Q8_0:
+		act_q8(x, act, n);
+		break;
+	case GGML_TYPE_Q4_K:
+	case GGML_TYPE_Q5_K:
+	case GGML_TYPE_Q6_K:
+		act_k(wtype, x, act, n);
+		break;
+	default:
+		memcpy(act, x, n * sizeof(float));
+		memset((char *)act + n * sizeof(float), 0,
+		    len - n * sizeof(float));
+		break;
 	}
 }
 

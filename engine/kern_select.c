@@ -39,7 +39,7 @@ static const struct kern_ops kern_avx2 = {
 static const struct kern_ops kern_avx512 = {
 	.name = "avx512",
 	.act_row_bytes = kern_simd_act_row_bytes,
-	.act_prepare = kern_simd_act_prepare,
+	.act_prepare = kern_avx512_act_prepare,
 	.matmul = kern_avx512_matmul,
 	.dot_f32 = kern_avx512_dot_f32,
 };

@@ -129,5 +129,8 @@ void	kern_avx512_matmul(uint32_t wtype, const void *w, size_t w_stride,
 	    size_t n, const void *act, size_t n_tok, float *y, size_t ldy,
 	    size_t r0, size_t r1);
 float	kern_avx512_dot_f32(const float *a, const float *b, size_t n);
+/* kern_simd_act_prepare() vectorized: byte-identical output for finite x. */
+void	kern_avx512_act_prepare(uint32_t wtype, const float *x, void *act,
+	    size_t n);
 
 #endif /* CLOISTER_KERN_SIMD_H */

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "engine/kern.h"
+#include "engine/kern_simd.h"
 #include "engine/quant.h"
 #include "util/util.h"
 
@@ -535,6 +536,65 @@ START_TEST(test_known_answers)
 }
 END_TEST
 
+/*
+ * Each variant's act_prepare writes exactly the bytes of the portable
+ * kern_simd_act_prepare(), which takes its integers and scales from
+ * quant.c's reference quantizers: on random rows, zero blocks, ties of
+ * +a and -a for the largest magnitude (the sign of the first decides
+ * Q8_K's scale), values on rounding boundaries and tiny values.
+ */
+START_TEST(test_act_prepare)
+{
+	static const size_t ns[] = { 1, 33, 32, 96, 160, 256, 512, 4096 };
+	const uint32_t type = types[_i];
+	const struct ggml_type_info *ti = ggml_type_info(type);
+	float *x = cl_malloc(4096 * sizeof(float));
+	uint8_t *want = cl_malloc(kern_simd_act_bytes(type, 4096) + 64);
+	uint8_t *got = cl_malloc(kern_simd_act_bytes(type, 4096) + 64);
+	size_t v, a, i, len;
+	int mode;
+
+	ck_assert(x && want && got);
+	rng_state = 1234 + _i;
+	for (v = 0; v < N_VARIANTS; v++) {
+		const struct kern_ops *k = variant(v);
+
+		if (k == NULL)
+			continue;
+		for (a = 0; a < sizeof(ns) / sizeof(ns[0]); a++) {
+			if (ns[a] % ti->blck_elems != 0)
+				continue;
+			for (mode = 0; mode < 5; mode++) {
+				for (i = 0; i < ns[a]; i++) {
+					x[i] = urand();
+					if (mode == 1 && i / 32 % 2 == 0)
+						x[i] = 0.0f;
+					if (mode == 2)
+						x[i] = i % 5 == 3 ? 2.0f :
+						    i % 5 == 1 ? -2.0f : x[i];
+					if (mode == 3)	/* k + 1/2 steps */
+						x[i] = ((float)(rnd32() % 255) -
+						    127.0f + 0.5f) / 127.0f;
+					if (mode == 4)
+						x[i] *= 1e-30f;
+				}
+				len = k->act_row_bytes(type, ns[a]);
+				memset(want, 0xa5, len);
+				memset(got, 0x5a, len);
+				kern_simd_act_prepare(type, x, want, ns[a]);
+				k->act_prepare(type, x, got, ns[a]);
+				ck_assert_msg(memcmp(want, got, len) == 0,
+				    "%s %s act_prepare n=%zu mode %d differs",
+				    k->name, ti->name, ns[a], mode);
+			}
+		}
+	}
+	cl_free(x);
+	cl_free(want);
+	cl_free(got);
+}
+END_TEST
+
 START_TEST(test_dot_f32)
 {
 	static const size_t ns[] = { 0, 1, 31, 32, 33, 255, 4096 };
@@ -612,6 +672,10 @@ kern_suite(void)
 	tcase_add_loop_test(tc, test_matmul, 0, (int)N_TYPES);
 	tcase_add_test(tc, test_matmul_model_shape);
 	tcase_add_test(tc, test_known_answers);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("act_prepare");
+	tcase_add_loop_test(tc, test_act_prepare, 0, (int)N_TYPES);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("dot");
