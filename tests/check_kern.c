@@ -432,7 +432,7 @@ START_TEST(test_matmul)
 					    rows, rows, 0);
 					if (rows >= 3)
 						check_case(k, type, n, rows, nt,
-						    1, rows - 1, rows + 3, 2);
+						    1, rows - 1, rows + 3, 4);
 					ran++;
 				}
 			}
