@@ -326,10 +326,14 @@ tile_q4q5_k(uint32_t wt, TARGS, int RT, int TT)
 	const __m256i m4 = _mm256_set1_epi8(0x0f);
 	const __m256i b4 = _mm256_set1_epi8(0x10);
 	__m256 acc[MAXR][MAXT];
+	__m128 accm[MAXR][MAXT];
 	size_t sb;
 	int i, j, c;
 
 	ZERO_TILE(acc, RT, TT);
+	for (i = 0; i < RT; i++)
+		for (j = 0; j < TT; j++)
+			accm[i][j] = _mm_setzero_ps();
 	for (sb = 0; sb < nb; sb++) {
 		__m256i is[MAXR][MAXT];
 		uint8_t sc[MAXR][16];
@@ -399,13 +403,21 @@ tile_q4q5_k(uint32_t wt, TARGS, int RT, int TT)
 				acc[i][j] = _mm256_fmadd_ps(
 				    _mm256_cvtepi32_ps(is[i][j]),
 				    _mm256_set1_ps(d * a->d), acc[i][j]);
-				acc[i][j] = _mm256_fnmadd_ps(
-				    _mm256_zextps128_ps256(m),
-				    _mm256_set1_ps(dmin * a->d), acc[i][j]);
+				accm[i][j] = _mm_fmadd_ps(m,
+				    _mm_set1_ps(-dmin * a->d), accm[i][j]);
 			}
 		}
 	}
-	store_tile(acc, y, ldy, r, t, RT, TT);
+	/* The mins apart, summed last, as llama.cpp does (kern_avx512.c). */
+	for (i = 0; i < RT; i++)
+		for (j = 0; j < TT; j++) {
+			__m128 v = accm[i][j];
+
+			v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+			v = _mm_add_ss(v, _mm_movehdup_ps(v));
+			y[(t + j) * ldy + r + i] = hsum(acc[i][j]) +
+			    _mm_cvtss_f32(v);
+		}
 }
 
 AI void

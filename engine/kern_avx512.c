@@ -436,10 +436,14 @@ tile_q4q5_k(uint32_t wt, TARGS, int RT, int TT)
 	const __m512i m4 = _mm512_set1_epi8(0x0f);
 	const __m512i b4 = _mm512_set1_epi8(0x10);
 	__m512 acc[MAXR][MAXT];
+	__m128 accm[MAXR][MAXT];
 	size_t sb;
 	int i, j, k;
 
 	ZERO_TILE(acc, RT, TT);
+	for (i = 0; i < RT; i++)
+		for (j = 0; j < TT; j++)
+			accm[i][j] = _mm_setzero_ps();
 	for (sb = 0; sb < nb; sb++) {
 		__m512i q[MAXR][4], sc[MAXR][4];
 		__m128i mn[MAXR];
@@ -506,13 +510,25 @@ tile_q4q5_k(uint32_t wt, TARGS, int RT, int TT)
 				m = _mm_cvtepi32_ps(_mm_madd_epi16(mn[i], bs));
 				acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
 				    _mm512_set1_ps(d[i] * a->d), acc[i][j]);
-				acc[i][j] = _mm512_fnmadd_ps(
-				    _mm512_zextps128_ps512(m),
-				    _mm512_set1_ps(dmin[i] * a->d), acc[i][j]);
+				accm[i][j] = _mm_fmadd_ps(m,
+				    _mm_set1_ps(-dmin[i] * a->d), accm[i][j]);
 			}
 		}
 	}
-	store_tile(acc, y, ldy, r, t, RT, TT);
+	/*
+	 * The mins apart, summed last, as llama.cpp and quant_vec_dot do:
+	 * folding them into the lanes changed rounding enough to flip MoE
+	 * routing choices in the Q4_K_M conformance model.
+	 */
+	for (i = 0; i < RT; i++)
+		for (j = 0; j < TT; j++) {
+			__m128 v = accm[i][j];
+
+			v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+			v = _mm_add_ss(v, _mm_movehdup_ps(v));
+			y[(t + j) * ldy + r + i] = _mm512_reduce_add_ps(
+			    acc[i][j]) + _mm_cvtss_f32(v);
+		}
 }
 
 AI void

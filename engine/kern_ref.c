@@ -75,8 +75,8 @@ matmul_ref(uint32_t wtype, const void *w, size_t w_stride, size_t n,
 			y[t * ldy + r] = 0.0f;
 		for (i = 0; i < n; i += len) {
 			len = n - i < CHUNK ? n - i : CHUNK;
-			quant_dequantize_row(wtype,
-			    row + i / ti->blck_elems * ti->blck_bytes, buf, len);
+			quant_dequantize_row(wtype, row + i /
+			    ti->blck_elems * ti->blck_bytes, buf, len);
 			for (t = 0; t < n_tok; t++) {
 				const float *xt = x + t * n + i;
 				float s = 0.0f;

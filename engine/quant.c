@@ -50,22 +50,27 @@ bits_f32(uint32_t u)
 	return f;
 }
 
+/* The decoder, inlined into the row loops below. */
+static inline float
+f16_to_f32(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+	uint32_t em = h & 0x7fff;		/* exponent and mantissa */
+	float f;
+
+	if (em >= 0x0400 && em < 0x7c00)	/* normal: rebias 15 -> 127 */
+		return bits_f32(sign | ((em << 13) + (112u << 23)));
+	if (em >= 0x7c00)			/* inf, NaN (payload kept) */
+		return bits_f32(sign | 0x7f800000u | ((em & 0x3ff) << 13));
+	/* Zero or subnormal: mantissa * 2^-24, exact in f32. */
+	f = (float)em * 0x1p-24f;
+	return sign ? -f : f;
+}
+
 float
 quant_f16_to_f32(uint16_t h)
 {
-	uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-	uint32_t exp = (h >> 10) & 0x1f;
-	uint32_t mant = h & 0x3ff;
-	float f;
-
-	if (exp == 0) {
-		/* Zero or subnormal: mant * 2^-24, exact in f32. */
-		f = (float)mant * 0x1p-24f;
-		return sign ? -f : f;
-	}
-	if (exp == 31)			/* infinity or NaN (payload kept) */
-		return bits_f32(sign | 0x7f800000u | (mant << 13));
-	return bits_f32(sign | ((exp + 112) << 23) | (mant << 13));
+	return f16_to_f32(h);
 }
 
 uint16_t
@@ -185,31 +190,13 @@ le32_of(const uint8_t b[4])
 	    (uint32_t)b[3] << 24;
 }
 
-/*
- * The 6-bit scale and min of sub-block j (0..7) of a Q4_K / Q5_K block
- * (spec 2.3): bytes 0..3 hold sc0..3 and the top bits of sc4..7, bytes
- * 4..7 m0..3 and the top bits of m4..7, bytes 8..11 the low nibbles of
- * sc4..7 (low) and m4..7 (high).
- */
-static inline void
-scale_min_k4(int j, const uint8_t *s, uint8_t *sc, uint8_t *m)
-{
-	if (j < 4) {
-		*sc = s[j] & 63;
-		*m = s[j + 4] & 63;
-	} else {
-		*sc = (uint8_t)((s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4));
-		*m = (uint8_t)((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
-	}
-}
-
 static void
 dequant_row_f16(const uint16_t *x, float *y, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		y[i] = quant_f16_to_f32(x[i]);
+		y[i] = f16_to_f32(x[i]);
 }
 
 static void
@@ -228,7 +215,7 @@ dequant_row_q4_0(const struct block_q4_0 *x, float *y, size_t nb)
 	int j;
 
 	for (i = 0; i < nb; i++, y += QUANT_QK) {
-		const float d = quant_f16_to_f32(x[i].d);
+		const float d = f16_to_f32(x[i].d);
 
 		for (j = 0; j < QUANT_QK / 2; j++) {
 			const int x0 = (x[i].qs[j] & 0x0f) - 8;
@@ -247,8 +234,8 @@ dequant_row_q4_1(const struct block_q4_1 *x, float *y, size_t nb)
 	int j;
 
 	for (i = 0; i < nb; i++, y += QUANT_QK) {
-		const float d = quant_f16_to_f32(x[i].d);
-		const float m = quant_f16_to_f32(x[i].m);
+		const float d = f16_to_f32(x[i].d);
+		const float m = f16_to_f32(x[i].m);
 
 		for (j = 0; j < QUANT_QK / 2; j++) {
 			const int x0 = x[i].qs[j] & 0x0f;
@@ -267,7 +254,7 @@ dequant_row_q5_0(const struct block_q5_0 *x, float *y, size_t nb)
 	int j;
 
 	for (i = 0; i < nb; i++, y += QUANT_QK) {
-		const float d = quant_f16_to_f32(x[i].d);
+		const float d = f16_to_f32(x[i].d);
 		const uint32_t qh = le32_of(x[i].qh);
 
 		for (j = 0; j < QUANT_QK / 2; j++) {
@@ -289,8 +276,8 @@ dequant_row_q5_1(const struct block_q5_1 *x, float *y, size_t nb)
 	int j;
 
 	for (i = 0; i < nb; i++, y += QUANT_QK) {
-		const float d = quant_f16_to_f32(x[i].d);
-		const float m = quant_f16_to_f32(x[i].m);
+		const float d = f16_to_f32(x[i].d);
+		const float m = f16_to_f32(x[i].m);
 		const uint32_t qh = le32_of(x[i].qh);
 
 		for (j = 0; j < QUANT_QK / 2; j++) {
@@ -312,7 +299,7 @@ dequant_row_q8_0(const struct block_q8_0 *x, float *y, size_t nb)
 	int j;
 
 	for (i = 0; i < nb; i++, y += QUANT_QK) {
-		const float d = quant_f16_to_f32(x[i].d);
+		const float d = f16_to_f32(x[i].d);
 
 		for (j = 0; j < QUANT_QK; j++)
 			y[j] = x[i].qs[j] * d;
@@ -327,15 +314,15 @@ dequant_row_q4_k(const struct block_q4_k *x, float *y, size_t nb)
 	uint8_t sc, m;
 
 	for (i = 0; i < nb; i++) {
-		const float d = quant_f16_to_f32(x[i].d);
-		const float dmin = quant_f16_to_f32(x[i].dmin);
+		const float d = f16_to_f32(x[i].d);
+		const float dmin = f16_to_f32(x[i].dmin);
 		const uint8_t *q = x[i].qs;
 
 		/* Chunk c: 32 bytes, low nibbles sub-block 2c, high 2c+1. */
 		for (c = 0; c < 4; c++, q += 32) {
-			scale_min_k4(2 * c, x[i].scales, &sc, &m);
+			quant_k4_scale_min(2 * c, x[i].scales, &sc, &m);
 			const float d1 = d * sc, m1 = dmin * m;
-			scale_min_k4(2 * c + 1, x[i].scales, &sc, &m);
+			quant_k4_scale_min(2 * c + 1, x[i].scales, &sc, &m);
 			const float d2 = d * sc, m2 = dmin * m;
 
 			for (l = 0; l < 32; l++)
@@ -354,8 +341,8 @@ dequant_row_q5_k(const struct block_q5_k *x, float *y, size_t nb)
 	uint8_t sc, m;
 
 	for (i = 0; i < nb; i++) {
-		const float d = quant_f16_to_f32(x[i].d);
-		const float dmin = quant_f16_to_f32(x[i].dmin);
+		const float d = f16_to_f32(x[i].d);
+		const float dmin = f16_to_f32(x[i].dmin);
 		const uint8_t *q = x[i].qs;
 		const uint8_t *qh = x[i].qh;
 
@@ -364,9 +351,9 @@ dequant_row_q5_k(const struct block_q5_k *x, float *y, size_t nb)
 			const uint8_t u1 = (uint8_t)(1u << (2 * c));
 			const uint8_t u2 = (uint8_t)(2u << (2 * c));
 
-			scale_min_k4(2 * c, x[i].scales, &sc, &m);
+			quant_k4_scale_min(2 * c, x[i].scales, &sc, &m);
 			const float d1 = d * sc, m1 = dmin * m;
-			scale_min_k4(2 * c + 1, x[i].scales, &sc, &m);
+			quant_k4_scale_min(2 * c + 1, x[i].scales, &sc, &m);
 			const float d2 = d * sc, m2 = dmin * m;
 
 			for (l = 0; l < 32; l++)
@@ -379,36 +366,47 @@ dequant_row_q5_k(const struct block_q5_k *x, float *y, size_t nb)
 	}
 }
 
-/* The 6-bit quant of element e (0..255) of a Q6_K block, minus 32. */
-static inline int
-q6_k_quant(const struct block_q6_k *b, int e)
+/*
+ * The 256 signed quants (q - 32, in -32..31) of a Q6_K block, in element
+ * order (spec 2.5): in half h, for l = 0..31 the low nibbles of ql'[l]
+ * and ql'[l+32] give elements l and 32+l, their high nibbles 64+l and
+ * 96+l; the high two bits come from qh'[l] >> 0, 2, 4, 6 respectively.
+ */
+static void
+q6_k_unpack(const struct block_q6_k *b, int8_t q[QUANT_QK_K])
 {
-	const int h = e / 128, r = e % 128, k = r / 32, l = r % 32;
-	const uint8_t *ql = b->ql + 64 * h, *qh = b->qh + 32 * h;
-	int q;
+	int h, l;
 
-	/*
-	 * Spec 2.5: the low nibble of quarter k comes from ql'[l] (k = 0),
-	 * ql'[l+32] (k = 1), ql'[l] >> 4 (k = 2), ql'[l+32] >> 4 (k = 3);
-	 * the high two bits from qh'[l] >> 2k.
-	 */
-	q = ql[l + 32 * (k & 1)];
-	q = (k < 2) ? (q & 0x0f) : (q >> 4);
-	q |= ((qh[l] >> (2 * k)) & 3) << 4;
-	return q - 32;
+	for (h = 0; h < 2; h++) {
+		const uint8_t *ql = b->ql + 64 * h, *qh = b->qh + 32 * h;
+		int8_t *o = q + 128 * h;
+
+		for (l = 0; l < 32; l++) {
+			o[l] = (int8_t)(((ql[l] & 0x0f) |
+			    ((qh[l] >> 0) & 3) << 4) - 32);
+			o[l + 32] = (int8_t)(((ql[l + 32] & 0x0f) |
+			    ((qh[l] >> 2) & 3) << 4) - 32);
+			o[l + 64] = (int8_t)(((ql[l] >> 4) |
+			    ((qh[l] >> 4) & 3) << 4) - 32);
+			o[l + 96] = (int8_t)(((ql[l + 32] >> 4) |
+			    ((qh[l] >> 6) & 3) << 4) - 32);
+		}
+	}
 }
 
 static void
 dequant_row_q6_k(const struct block_q6_k *x, float *y, size_t nb)
 {
+	int8_t q[QUANT_QK_K];
 	size_t i;
 	int e;
 
 	for (i = 0; i < nb; i++, y += QUANT_QK_K) {
-		const float d = quant_f16_to_f32(x[i].d);
+		const float d = f16_to_f32(x[i].d);
 
+		q6_k_unpack(&x[i], q);
 		for (e = 0; e < QUANT_QK_K; e++)
-			y[e] = d * x[i].scales[e / 16] * q6_k_quant(&x[i], e);
+			y[e] = d * x[i].scales[e / 16] * q[e];
 	}
 }
 
@@ -515,7 +513,7 @@ f16_ceil(float v)
 
 	if (h >= 0x7c00)
 		return 0x7bff;
-	if (quant_f16_to_f32(h) < v)
+	if (f16_to_f32(h) < v)
 		h++;
 	return h;
 }
@@ -703,7 +701,7 @@ fit_k_block(const float *x, int nmax, uint16_t *d_out, uint16_t *dmin_out,
 		maxm = fmaxf(maxm, -lo[j]);
 	}
 	*dmin_out = f16_ceil(maxm / 63);
-	dmin = quant_f16_to_f32(*dmin_out);
+	dmin = f16_to_f32(*dmin_out);
 	for (j = 0; j < 8; j++) {
 		mn[j] = (uint8_t)(dmin > 0.0f ?
 		    round_clamp(ceilf(-lo[j] / dmin), 0, 63) : 0);
@@ -711,7 +709,7 @@ fit_k_block(const float *x, int nmax, uint16_t *d_out, uint16_t *dmin_out,
 		maxs = fmaxf(maxs, need[j]);
 	}
 	*d_out = f16_ceil(maxs / 63);
-	d = quant_f16_to_f32(*d_out);
+	d = f16_to_f32(*d_out);
 	for (j = 0; j < 8; j++) {
 		const float *s = x + 32 * j;
 
@@ -727,7 +725,7 @@ fit_k_block(const float *x, int nmax, uint16_t *d_out, uint16_t *dmin_out,
 	}
 }
 
-/* Pack 8 6-bit scales and mins the way scale_min_k4() reads them. */
+/* Pack 8 6-bit scales and mins as quant_k4_scale_min() reads them. */
 static void
 pack_scales_k4(const uint8_t sc[8], const uint8_t mn[8], uint8_t s[12])
 {
@@ -794,7 +792,7 @@ quant_row_q6_k(const float *x, struct block_q6_k *y, size_t nb)
 {
 	float sg[16], maxs, d;
 	size_t i;
-	int g, l, e;
+	int g, l;
 
 	for (i = 0; i < nb; i++, x += QUANT_QK_K) {
 		maxs = 0.0f;
@@ -811,7 +809,7 @@ quant_row_q6_k(const float *x, struct block_q6_k *y, size_t nb)
 			maxs = fmaxf(maxs, fabsf(sg[g]));
 		}
 		y[i].d = f16_ceil(maxs / 127);
-		d = quant_f16_to_f32(y[i].d);
+		d = f16_to_f32(y[i].d);
 		memset(y[i].ql, 0, sizeof(y[i].ql));
 		memset(y[i].qh, 0, sizeof(y[i].qh));
 		for (g = 0; g < 16; g++) {
@@ -825,15 +823,16 @@ quant_row_q6_k(const float *x, struct block_q6_k *y, size_t nb)
 			const float inv = step != 0.0f ? 1.0f / step : 0.0f;
 
 			for (l = 0; l < 16; l++) {
-				const int q = round_clamp(x[16 * g + l] * inv,
-				    -32, 31) + 32;
-				/* Inverse of q6_k_quant(). */
-				e = 16 * g + l;
+				/* Put e where q6_k_unpack() reads it. */
+				const int e = 16 * g + l;
+				const int q = round_clamp(x[e] * inv, -32,
+				    31) + 32;
 				const int h = e / 128, r = e % 128;
 				const int k = r / 32, m = r % 32;
-				uint8_t *ql = &y[i].ql[64 * h + m + 32 * (k & 1)];
+				const int o = 64 * h + m + 32 * (k & 1);
 
-				*ql |= (uint8_t)((q & 15) << (k < 2 ? 0 : 4));
+				y[i].ql[o] |= (uint8_t)((q & 15) <<
+				    (k < 2 ? 0 : 4));
 				y[i].qh[32 * h + m] |=
 				    (uint8_t)((q >> 4) << (2 * k));
 			}
@@ -1014,8 +1013,8 @@ quant_vec_dot_q4_0_q8_0(const void *w, const void *a, size_t n)
 			sumi += ((x[i].qs[j] & 0x0f) - 8) * y[i].qs[j];
 			sumi += ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + 16];
 		}
-		sumf += sumi * quant_f16_to_f32(x[i].d) *
-		    quant_f16_to_f32(y[i].d);
+		sumf += sumi * f16_to_f32(x[i].d) *
+		    f16_to_f32(y[i].d);
 	}
 	return sumf;
 }
@@ -1037,8 +1036,8 @@ quant_vec_dot_q4_1_q8_1(const void *w, const void *a, size_t n)
 			sumi += (x[i].qs[j] >> 4) * y[i].qs[j + 16];
 		}
 		/* sum (q d + m) qa da = d da sum(q qa) + m (da sum qa). */
-		sumf += (quant_f16_to_f32(x[i].d) * quant_f16_to_f32(y[i].d)) *
-		    sumi + quant_f16_to_f32(x[i].m) * quant_f16_to_f32(y[i].s);
+		sumf += (f16_to_f32(x[i].d) * f16_to_f32(y[i].d)) *
+		    sumi + f16_to_f32(x[i].m) * f16_to_f32(y[i].s);
 	}
 	return sumf;
 }
@@ -1064,7 +1063,7 @@ quant_vec_dot_q5_0_q8_0(const void *w, const void *a, size_t n)
 
 			sumi += q0 * y[i].qs[j] + q1 * y[i].qs[j + 16];
 		}
-		sumf += (quant_f16_to_f32(x[i].d) * quant_f16_to_f32(y[i].d)) *
+		sumf += (f16_to_f32(x[i].d) * f16_to_f32(y[i].d)) *
 		    sumi;
 	}
 	return sumf;
@@ -1091,8 +1090,8 @@ quant_vec_dot_q5_1_q8_1(const void *w, const void *a, size_t n)
 
 			sumi += q0 * y[i].qs[j] + q1 * y[i].qs[j + 16];
 		}
-		sumf += (quant_f16_to_f32(x[i].d) * quant_f16_to_f32(y[i].d)) *
-		    sumi + quant_f16_to_f32(x[i].m) * quant_f16_to_f32(y[i].s);
+		sumf += (f16_to_f32(x[i].d) * f16_to_f32(y[i].d)) *
+		    sumi + f16_to_f32(x[i].m) * f16_to_f32(y[i].s);
 	}
 	return sumf;
 }
@@ -1111,8 +1110,8 @@ quant_vec_dot_q8_0_q8_0(const void *w, const void *a, size_t n)
 
 		for (j = 0; j < QUANT_QK; j++)
 			sumi += x[i].qs[j] * y[i].qs[j];
-		sumf += sumi * (quant_f16_to_f32(x[i].d) *
-		    quant_f16_to_f32(y[i].d));
+		sumf += sumi * (f16_to_f32(x[i].d) *
+		    f16_to_f32(y[i].d));
 	}
 	return sumf;
 }
@@ -1133,14 +1132,14 @@ dot_k4_block(uint16_t dw, uint16_t dminw, const uint8_t *scales,
 	for (j = 0; j < 8; j++) {
 		int32_t s = 0;
 
-		scale_min_k4(j, scales, &sc, &m);
+		quant_k4_scale_min(j, scales, &sc, &m);
 		for (l = 0; l < 32; l++)
 			s += q[32 * j + l] * y->qs[32 * j + l];
 		sum_sc += sc * s;
 		sum_m += m * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
 	}
-	return quant_f16_to_f32(dw) * y->d * (float)sum_sc -
-	    quant_f16_to_f32(dminw) * y->d * (float)sum_m;
+	return f16_to_f32(dw) * y->d * (float)sum_sc -
+	    f16_to_f32(dminw) * y->d * (float)sum_m;
 }
 
 float
@@ -1198,21 +1197,22 @@ quant_vec_dot_q6_k_q8_k(const void *w, const void *a, size_t n)
 	const struct block_q6_k *x = w;
 	const struct block_q8_k *y = a;
 	size_t nb = n_blocks(GGML_TYPE_Q6_K, n), i;
+	int8_t q[QUANT_QK_K];
 	float sumf = 0.0f;
 	int g, l;
 
 	for (i = 0; i < nb; i++) {
 		int32_t sum = 0;
 
+		q6_k_unpack(&x[i], q);
 		for (g = 0; g < 16; g++) {
 			int32_t s = 0;
 
 			for (l = 0; l < 16; l++)
-				s += q6_k_quant(&x[i], 16 * g + l) *
-				    y[i].qs[16 * g + l];
+				s += q[16 * g + l] * y[i].qs[16 * g + l];
 			sum += x[i].scales[g] * s;
 		}
-		sumf += quant_f16_to_f32(x[i].d) * y[i].d * (float)sum;
+		sumf += f16_to_f32(x[i].d) * y[i].d * (float)sum;
 	}
 	return sumf;
 }

@@ -34,7 +34,7 @@
 #include "engine/ggml_types.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "cloister's GGUF and block decoders assume a little-endian host"
+#error "the GGUF and block decoders assume a little-endian host"
 #endif
 
 #define QUANT_QK	32	/* elements per legacy (Q4_0 ... Q8_1) block */
@@ -48,7 +48,7 @@
 /* Q4_0: y = (q - 8) * d, q in 0..15. */
 struct block_q4_0 {
 	uint16_t	d;			/* f16 scale */
-	uint8_t		qs[QUANT_QK / 2];	/* nibbles: lo = 0..15, hi = 16..31 */
+	uint8_t		qs[QUANT_QK / 2];	/* lo: elts 0..15, hi: 16..31 */
 };
 _Static_assert(sizeof(struct block_q4_0) == 18, "wrong q4_0 block size");
 
@@ -63,8 +63,8 @@ _Static_assert(sizeof(struct block_q4_1) == 20, "wrong q4_1 block size");
 /* Q5_0: y = (q - 16) * d, q in 0..31, fifth bits in qh. */
 struct block_q5_0 {
 	uint16_t	d;			/* f16 scale */
-	uint8_t		qh[4];			/* LE u32: bit e = 5th bit of e */
-	uint8_t		qs[QUANT_QK / 2];	/* low 4 bits, as in Q4_0 */
+	uint8_t		qh[4];			/* LE u32: bit e, 5th bit */
+	uint8_t		qs[QUANT_QK / 2];	/* low 4 bits, as Q4_0 */
 };
 _Static_assert(sizeof(struct block_q5_0) == 22, "wrong q5_0 block size");
 
@@ -72,8 +72,8 @@ _Static_assert(sizeof(struct block_q5_0) == 22, "wrong q5_0 block size");
 struct block_q5_1 {
 	uint16_t	d;			/* f16 scale */
 	uint16_t	m;			/* f16 minimum */
-	uint8_t		qh[4];			/* LE u32: bit e = 5th bit of e */
-	uint8_t		qs[QUANT_QK / 2];	/* low 4 bits, as in Q4_0 */
+	uint8_t		qh[4];			/* LE u32: bit e, 5th bit */
+	uint8_t		qs[QUANT_QK / 2];	/* low 4 bits, as Q4_0 */
 };
 _Static_assert(sizeof(struct block_q5_1) == 24, "wrong q5_1 block size");
 
@@ -87,7 +87,7 @@ _Static_assert(sizeof(struct block_q8_0) == 34, "wrong q8_0 block size");
 /* Q8_1: activation form for Q4_1 and Q5_1 (never stored in models). */
 struct block_q8_1 {
 	uint16_t	d;			/* f16 scale */
-	uint16_t	s;			/* f16 of d * sum(qs), d before rounding */
+	uint16_t	s;			/* f16(d * sum(qs)), f32 d */
 	int8_t		qs[QUANT_QK];		/* signed quants */
 };
 _Static_assert(sizeof(struct block_q8_1) == 36, "wrong q8_1 block size");
@@ -100,7 +100,7 @@ struct block_q4_k {
 	uint16_t	d;			/* f16 super-scale of sc_j */
 	uint16_t	dmin;			/* f16 super-scale of m_j */
 	uint8_t		scales[12];		/* 8 x (6-bit sc, 6-bit m) */
-	uint8_t		qs[QUANT_QK_K / 2];	/* 4 chunks of 32 bytes */
+	uint8_t		qs[QUANT_QK_K / 2];	/* 4 chunks of 32 */
 };
 _Static_assert(sizeof(struct block_q4_k) == 144, "wrong q4_k block size");
 
@@ -109,8 +109,8 @@ struct block_q5_k {
 	uint16_t	d;			/* f16 super-scale of sc_j */
 	uint16_t	dmin;			/* f16 super-scale of m_j */
 	uint8_t		scales[12];		/* packed as in Q4_K */
-	uint8_t		qh[QUANT_QK_K / 8];	/* bit 2c/2c+1 of qh[l] */
-	uint8_t		qs[QUANT_QK_K / 2];	/* low 4 bits, as in Q4_K */
+	uint8_t		qh[QUANT_QK_K / 8];	/* bits 2c, 2c+1 */
+	uint8_t		qs[QUANT_QK_K / 2];	/* low 4 bits */
 };
 _Static_assert(sizeof(struct block_q5_k) == 176, "wrong q5_k block size");
 
@@ -121,7 +121,7 @@ _Static_assert(sizeof(struct block_q5_k) == 176, "wrong q5_k block size");
 struct block_q6_k {
 	uint8_t		ql[QUANT_QK_K / 2];	/* low 4 bits */
 	uint8_t		qh[QUANT_QK_K / 4];	/* high 2 bits */
-	int8_t		scales[QUANT_QK_K / 16];/* signed 8-bit group scales */
+	int8_t		scales[QUANT_QK_K / 16];/* group scales */
 	uint16_t	d;			/* f16 super-scale */
 };
 _Static_assert(sizeof(struct block_q6_k) == 210, "wrong q6_k block size");
@@ -130,9 +130,27 @@ _Static_assert(sizeof(struct block_q6_k) == 210, "wrong q6_k block size");
 struct block_q8_k {
 	float		d;			/* f32 (not f16) scale */
 	int8_t		qs[QUANT_QK_K];		/* signed quants */
-	int16_t		bsums[QUANT_QK_K / 16];	/* sum of qs over each 16 */
+	int16_t		bsums[QUANT_QK_K / 16];	/* sums of 16 qs */
 };
 _Static_assert(sizeof(struct block_q8_k) == 292, "wrong q8_k block size");
+
+/*
+ * The 6-bit scale and min of sub-block j (0..7) of a Q4_K / Q5_K block
+ * from its 12 scale bytes (spec 2.3): bytes 0..3 hold sc0..3 and the top
+ * bits of sc4..7, bytes 4..7 m0..3 and the top bits of m4..7, bytes
+ * 8..11 the low nibbles of sc4..7 (low) and m4..7 (high).
+ */
+static inline void
+quant_k4_scale_min(int j, const uint8_t s[12], uint8_t *sc, uint8_t *m)
+{
+	if (j < 4) {
+		*sc = s[j] & 63;
+		*m = s[j + 4] & 63;
+	} else {
+		*sc = (uint8_t)((s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4));
+		*m = (uint8_t)((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+	}
+}
 
 /*
  * Scalar float conversions.  f16 is IEEE binary16 (subnormals, infinities

@@ -1,8 +1,9 @@
 /*
  * check_quant.c - tests of engine/quant.c: float conversions, the block
  * decoders on hand-built blocks and bit for bit against ggml's own decoder
- * (the .dequant.json files in tests/data), quantizer round trips, the activation
- * quantizers and the integer dot products.
+ * (the .dequant.json files in tests/data), the quantizers (round-trip
+ * bounds, and byte parity with ggml's on the refvector GGUFs), the
+ * activation quantizers and the integer dot products.
  *
  * Expected values come from the format definitions (lfm2-spec.md 2) and
  * are worked out here by hand, never by calling the code under test.
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/gguf.h"
 #include "engine/quant.h"
 #include "util/util.h"
 
@@ -880,6 +882,107 @@ START_TEST(test_reference_quantizers)
 }
 END_TEST
 
+/*
+ * Against ggml's quantizer: the refvector GGUFs were quantized by
+ * llama.cpp from synth-tiny-s1-f32.gguf.  Q4_0, Q5_0, Q5_1 and Q8_0 use
+ * ggml's reference quantizers, which ours follow, so the bytes must be
+ * identical.  ggml's K-quant quantizers search per block; our one-pass
+ * fit must stay within 25% of their RMS error on every tensor.
+ */
+static struct gguf *
+open_gguf(const char *dir_env, const char *name)
+{
+	struct cl_err err = CL_ERR_INIT;
+	struct gguf *g = NULL;
+	const char *top = getenv(dir_env);
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/tests/data/%s", top ? top : ".",
+	    name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_msg(fd >= 0, "cannot open '%s'", path);
+	ck_assert_msg(gguf_open_fd(fd, &g, &err) == CL_OK, "%s: %s", name,
+	    err.msg);
+	close(fd);
+	return g;
+}
+
+static void
+check_quantizer_file(const struct gguf *f32, const char *name,
+    unsigned *n_exact, unsigned *n_k)
+{
+	struct gguf *q = open_gguf("CL_TOP_SRCDIR", name);
+	size_t i, k;
+
+	for (i = 0; i < gguf_n_tensors(q); i++) {
+		const struct gguf_tensor *tq = gguf_tensor_at(q, i);
+		const struct gguf_tensor *tf = gguf_find_tensor(f32, tq->name);
+		const float *x;
+		uint8_t *buf;
+		float *ours, *theirs;
+		double eo = 0, et = 0;
+		size_t n;
+
+		ck_assert_ptr_nonnull(tf);
+		n = tf->nbytes / sizeof(float);
+		x = tf->data;
+		ck_assert_uint_eq(tf->type, GGML_TYPE_F32);
+		if (tq->type == GGML_TYPE_F32)
+			continue;
+		ck_assert_uint_eq(row_bytes(tq->type, n), tq->nbytes);
+		buf = cl_malloc(tq->nbytes);
+		ck_assert_ptr_nonnull(buf);
+		quant_quantize_row(tq->type, x, buf, n);
+		if (tq->type < GGML_TYPE_Q2_K) {
+			ck_assert_msg(memcmp(buf, tq->data, tq->nbytes) == 0,
+			    "%s: %s (%s) differs from ggml's quantizer",
+			    name, tq->name, ggml_type_info(tq->type)->name);
+			(*n_exact)++;
+			cl_free(buf);
+			continue;
+		}
+		ours = dequant(tq->type, buf, n);
+		theirs = dequant(tq->type, tq->data, n);
+		for (k = 0; k < n; k++) {
+			double a = (double)ours[k] - x[k];
+			double b = (double)theirs[k] - x[k];
+
+			eo += a * a;
+			et += b * b;
+		}
+		ck_assert_msg(sqrt(eo) <= 1.25 * sqrt(et),
+		    "%s: %s (%s): RMS error %g vs ggml %g", name, tq->name,
+		    ggml_type_info(tq->type)->name, sqrt(eo / n),
+		    sqrt(et / n));
+		(*n_k)++;
+		cl_free(buf);
+		cl_free(ours);
+		cl_free(theirs);
+	}
+	gguf_close(q);
+}
+
+START_TEST(test_ggml_quantizers)
+{
+	struct gguf *f32 = open_gguf("CL_TOP_BUILDDIR",
+	    "synth-tiny-s1-f32.gguf");
+	unsigned n_exact = 0, n_k = 0;
+
+	check_quantizer_file(f32, "synth-tiny-s1-q8_0.gguf", &n_exact, &n_k);
+	check_quantizer_file(f32, "synth-tiny-s1-q4_0.gguf", &n_exact, &n_k);
+	check_quantizer_file(f32, "synth-tiny-s1-q4_k_m.gguf", &n_exact,
+	    &n_k);
+	check_quantizer_file(f32, "synth-tiny-s1-q5_k_m.gguf", &n_exact,
+	    &n_k);
+	check_quantizer_file(f32, "synth-tiny-s1-q6_k.gguf", &n_exact, &n_k);
+	/* README: 35 + 35 Q8_0/Q4_0, and 10 + 10 + 10 legacy in the mixes. */
+	ck_assert_uint_eq(n_exact, 100);
+	ck_assert_uint_eq(n_k, 75);
+	gguf_close(f32);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Activation quantizers                                               */
 /* ------------------------------------------------------------------ */
@@ -1160,6 +1263,7 @@ quant_suite(void)
 	tcase_add_test(tc, test_roundtrip_random);
 	tcase_add_test(tc, test_roundtrip_edges);
 	tcase_add_test(tc, test_reference_quantizers);
+	tcase_add_test(tc, test_ggml_quantizers);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("activations");

@@ -611,7 +611,9 @@ END_TEST
 START_TEST(test_tamper_wal)
 {
 	struct cl_err err = CL_ERR_INIT;
+	uint64_t n_pages;
 	struct store *s;
+	struct stat st;
 	uint8_t *w;
 	size_t len;
 	pid_t pid;
@@ -629,8 +631,16 @@ START_TEST(test_tamper_wal)
 	w = slurp(path_in("store.db-wal"), &len);
 	ck_assert_ptr_nonnull(w);
 	ck_assert_uint_ge(len, STORE_WAL_HDR + 3 * STORE_WAL_FRAME);
-	ck_assert_int_eq(store_check(tmpdir, PASS, PASS_LEN, NULL, &err),
+	ck_assert_int_eq(stat(path_in("store.db"), &st), 0);
+	ck_assert_int_eq(store_check(tmpdir, PASS, PASS_LEN, &n_pages, &err),
 	    CL_OK);
+	/*
+	 * Every frame counted: each decrypts to exactly the bytes whose
+	 * SQLite checksum the frame header holds (the reserve comes back as
+	 * the zeros SQLite wrote), so SQLite's recovery keeps them all.
+	 */
+	ck_assert_uint_eq(n_pages, (uint64_t)st.st_size / 4096 +
+	    (len - STORE_WAL_HDR) / STORE_WAL_FRAME);
 	/* (the check checkpointed the WAL away; put the log back, altered) */
 	ck_assert_int_eq(close(open(path_in("store.db-wal"),
 	    O_CREAT | O_WRONLY, 0600)), 0);
@@ -755,7 +765,8 @@ START_TEST(test_passwd)
 	struct store_options o = STORE_OPTIONS_INIT;	/* default KDF cost */
 	struct cl_err err = CL_ERR_INIT;
 	struct store *s;
-	double t;
+	uint8_t *db0, *db1;
+	size_t l0, l1;
 
 	ck_assert_int_eq(store_create(tmpdir, PASS, PASS_LEN, &o, &s, &err),
 	    CL_OK);
@@ -763,11 +774,22 @@ START_TEST(test_passwd)
 	store_close(s);
 	ck_assert_int_eq(store_passwd(tmpdir, "nope", 4, "new", 3, &err),
 	    CL_EAUTH);
-	t = cl_now();
+	/*
+	 * A passphrase change re-wraps the data key and must not touch the
+	 * database: that is what makes it take constant time whatever the
+	 * store's size (bench/store_bench measures it: 0.45 s for 100 MB,
+	 * the KDF's cost).  Wall-clock limits do not belong in tests.
+	 */
+	db0 = slurp(path_in("store.db"), &l0);
+	ck_assert_ptr_nonnull(db0);
 	ck_assert_int_eq(store_passwd(tmpdir, PASS, PASS_LEN, "new pass", 8,
 	    &err), CL_OK);
-	t = cl_now() - t;
-	ck_assert_msg(t < 1.0, "passphrase change took %.3f s", t);
+	db1 = slurp(path_in("store.db"), &l1);
+	ck_assert_ptr_nonnull(db1);
+	ck_assert_uint_eq(l0, l1);
+	ck_assert_int_eq(memcmp(db0, db1, l0), 0);
+	free(db0);
+	free(db1);
 	ck_assert_int_eq(store_open(tmpdir, PASS, PASS_LEN, &o, &s, &err),
 	    CL_EAUTH);
 	ck_assert_int_eq(store_open(tmpdir, "new pass", 8, &o, &s, &err),
@@ -936,6 +958,51 @@ START_TEST(test_shared_mode)
 	ck_assert_ptr_nonnull(strstr(err.msg, "tampered"));
 	store_close(s);
 	free(kb);
+}
+END_TEST
+
+/* Two sessions at once (a second process): each sees the other's commits. */
+START_TEST(test_two_sessions)
+{
+	struct cl_err err = CL_ERR_INIT;
+	int to_child[2], to_parent[2], i, status;
+	struct store *s;
+	char c = 0;
+	pid_t pid;
+
+	s = make_store(STORE_MODE_PERSONAL, STORE_JOURNAL_WAL);
+	exec_ok(s, "CREATE TABLE two(who TEXT, i INTEGER)");
+	ck_assert_int_eq(pipe(to_child), 0);
+	ck_assert_int_eq(pipe(to_parent), 0);
+	pid = fork();
+	if (pid == 0) {
+		struct store *t = open_store(STORE_JOURNAL_WAL);
+
+		for (i = 0; i < 20; i++) {
+			if (read(to_child[0], &c, 1) != 1)
+				_exit(1);
+			exec_ok(t, "INSERT INTO two VALUES('child', 1)");
+			if (query_int(t, "SELECT count(*) FROM two", &err) !=
+			    2 * i + 2)
+				_exit(2);
+			if (write(to_parent[1], &c, 1) != 1)
+				_exit(1);
+		}
+		store_close(t);
+		_exit(0);
+	}
+	for (i = 0; i < 20; i++) {
+		exec_ok(s, "INSERT INTO two VALUES('parent', randomblob(3000))");
+		ck_assert_int_eq(write(to_child[1], &c, 1), 1);
+		ck_assert_int_eq(read(to_parent[0], &c, 1), 1);
+		ck_assert_int_eq(query_int(s, "SELECT count(*) FROM two "
+		    "WHERE who='child'", &err), i + 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	store_close(s);
+	ck_assert_int_eq(store_check(tmpdir, PASS, PASS_LEN, NULL, &err),
+	    CL_OK);
 }
 END_TEST
 
@@ -1232,6 +1299,7 @@ store_suite(void)
 	tcase_add_test(tc, test_page1_header);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_rules);
+	tcase_add_test(tc, test_two_sessions);
 	suite_add_tcase(su, tc);
 
 	tc = tcase_create("plaintext");

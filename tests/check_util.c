@@ -768,16 +768,11 @@ START_TEST(test_json_read_big)
 	const struct cl_json *cfg, *logits;
 	char *text;
 	size_t len;
-	double t0, dt;
 
 	text = load_data("synth-tiny-s1-f32.json", &len);
 	ck_assert_uint_gt(len, 800000);
-	t0 = cl_now();
 	ck_assert_int_eq(parse_exact(text, len, &j, &err), CL_OK);
-	dt = cl_now() - t0;
 	cl_free(text);
-	/* Linear time: well under a second even unoptimised under ASan. */
-	ck_assert_msg(dt < 5.0, "parse took %.3f s", dt);
 	cfg = cl_json_get(j, "config");
 	ck_assert(cl_json_get(cfg, "n_embd")->num == 256);
 	ck_assert(cl_json_get(cfg, "rms_eps")->num == 1e-05);

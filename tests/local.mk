@@ -32,17 +32,38 @@ tests_check_gguf_LDADD = libggufwrite.a libengine.a libutil.a $(TEST_LIBS)
 # libFuzzer harness for the GGUF reader: built by hand, see the file.
 EXTRA_DIST += tests/fuzz_gguf.c
 
+# Tokenizer (engine/tokenizer.c) and the synthetic vocabulary builder.
+check_PROGRAMS += tests/check_tokenizer
+TESTS += tests/check_tokenizer
+tests_check_tokenizer_SOURCES = tests/check_tokenizer.c
+tests_check_tokenizer_CFLAGS = $(TEST_CFLAGS)
+tests_check_tokenizer_LDADD = libvocabsynth.a libengine.a libutil.a $(TEST_LIBS)
+
 # Tensor types and the kernel table (engine/quant.c, engine/kern_*.c).
 check_PROGRAMS += tests/check_quant
 TESTS += tests/check_quant
 tests_check_quant_SOURCES = tests/check_quant.c
 tests_check_quant_CFLAGS = $(TEST_CFLAGS)
-tests_check_quant_LDADD = $(ENGINE_LIBS) libutil.a $(TEST_LIBS)
-
-# Compute kernels (engine/kern_*.c): every SIMD variant the CPU runs
-# against the scalar reference and the integer dot products.
+tests_check_quant_LDADD = libengine.a libutil.a $(TEST_LIBS)
 check_PROGRAMS += tests/check_kern
 TESTS += tests/check_kern
 tests_check_kern_SOURCES = tests/check_kern.c
 tests_check_kern_CFLAGS = $(TEST_CFLAGS)
-tests_check_kern_LDADD = $(ENGINE_LIBS) libutil.a $(TEST_LIBS)
+tests_check_kern_LDADD = libengine.a libutil.a $(TEST_LIBS) $(PTHREAD_LIBS)
+
+# The jailed engine end to end (client, ask, doctor, bench); runs the
+# programs of the build tree, so `make check` builds them first.
+check_PROGRAMS += tests/check_jail
+TESTS += tests/check_jail
+tests_check_jail_SOURCES = tests/check_jail.c
+tests_check_jail_CFLAGS = $(TEST_CFLAGS) $(SECCOMP_CFLAGS)
+tests_check_jail_LDADD = libengine_client.a libsandbox.a libutil.a \
+	$(SECCOMP_LIBS) $(TEST_LIBS)
+
+# Every SIMD kernel variant the CPU runs against kern_ref and the
+# integer dot products quant_vec_dot_* (engine/kern_avx*.c).
+check_PROGRAMS += tests/check_kern_simd
+TESTS += tests/check_kern_simd
+tests_check_kern_simd_SOURCES = tests/check_kern_simd.c
+tests_check_kern_simd_CFLAGS = $(TEST_CFLAGS)
+tests_check_kern_simd_LDADD = libengine.a libutil.a $(TEST_LIBS)
