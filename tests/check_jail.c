@@ -30,10 +30,26 @@ static char engine_path[4096];
 
 #define TEXT_SHORT	"The capital of France is Paris."
 #define TEXT_UTF8	"Caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac, na\xc3\xafve \xe2\x82\xac" "5."
-#define TEXT_LONG \
-	"one two three four five six seven eight nine ten eleven twelve " \
-	"thirteen fourteen fifteen sixteen seventeen eighteen nineteen " \
-	"twenty twenty-one twenty-two twenty-three twenty-four."
+/*
+ * A long answer (about 4000 bytes, hundreds of tokens) for the tests that
+ * interrupt one: the tiny scripted model writes a token in well under a
+ * millisecond, so a short answer can end before a CANCEL or a kill lands.
+ */
+static char text_very_long[4000];
+
+static const char *
+very_long_text(void)
+{
+	size_t pos = 0;
+	int i;
+
+	if (text_very_long[0] != '\0')
+		return text_very_long;
+	for (i = 1; pos + 8 < sizeof(text_very_long); i++)
+		pos += (size_t)snprintf(text_very_long + pos,
+		    sizeof(text_very_long) - pos, "%s%d", i > 1 ? " " : "", i);
+	return text_very_long;
+}
 
 static const char *
 builddir(void)
@@ -339,7 +355,7 @@ END_TEST
 
 START_TEST(test_client_cancel)
 {
-	const char *model = make_scripted(TEXT_LONG, "long.gguf");
+	const char *model = make_scripted(very_long_text(), "verylong.gguf");
 	struct cl_err err = CL_ERR_INIT;
 	struct collect cc = { CL_BUF_INIT, 0, 5, false, 0 };
 	struct engine_client_done done;
@@ -353,8 +369,8 @@ START_TEST(test_client_cancel)
 	ck_assert_int_eq(done.reason, PROTO_DONE_CANCEL);
 	ck_assert_int_eq(cc.n_tokens, 5);	/* nothing after the cancel */
 	ck_assert_uint_ge(done.n_gen, 5);
-	ck_assert_uint_lt(cc.text.len, strlen(TEXT_LONG));
-	ck_assert_int_eq(memcmp(cc.text.data, TEXT_LONG, cc.text.len), 0);
+	ck_assert_uint_lt(cc.text.len, strlen(very_long_text()));
+	ck_assert_int_eq(memcmp(cc.text.data, very_long_text(), cc.text.len), 0);
 
 	/* The engine goes on serving: the next answer is whole. */
 	cl_buf_reset(&cc.text);
@@ -362,8 +378,8 @@ START_TEST(test_client_cancel)
 	cc.cancel_after = -1;
 	ck_assert_int_eq(ask(c, "Count.", NULL, &cc, &done, &err), CL_OK);
 	ck_assert_int_eq(done.reason, PROTO_DONE_EOS);
-	ck_assert_uint_eq(cc.text.len, strlen(TEXT_LONG));
-	ck_assert_int_eq(memcmp(cc.text.data, TEXT_LONG, cc.text.len), 0);
+	ck_assert_uint_eq(cc.text.len, strlen(very_long_text()));
+	ck_assert_int_eq(memcmp(cc.text.data, very_long_text(), cc.text.len), 0);
 	engine_client_free(c);
 	cl_buf_release(&cc.text);
 }
@@ -403,7 +419,7 @@ END_TEST
 
 START_TEST(test_client_killed)
 {
-	const char *model = make_scripted(TEXT_LONG, "long.gguf");
+	const char *model = make_scripted(very_long_text(), "verylong.gguf");
 	struct cl_err err = CL_ERR_INIT;
 	struct collect cc = { CL_BUF_INIT, 0, 3, true, 0 };
 	struct engine_client_done done;
@@ -588,7 +604,7 @@ END_TEST
 
 START_TEST(test_ask_errors)
 {
-	const char *model = make_scripted(TEXT_LONG, "long.gguf");
+	const char *model = make_scripted(very_long_text(), "verylong.gguf");
 	char *argv[] = { "cloister", "ask", "--model", (char *)model,
 	    "--temp", "0", "Count.", NULL };
 	char *dg[] = { "cloister", "ask", "--model", (char *)model,
@@ -616,7 +632,7 @@ START_TEST(test_ask_errors)
 	cl_buf_reset(&out);
 	cl_buf_reset(&errb);
 	ck_assert_int_eq(run(dg, NULL, &out, &errb), 0);
-	ck_assert_uint_eq(out.len, strlen(TEXT_LONG));
+	ck_assert_uint_eq(out.len, strlen(very_long_text()));
 	ck_assert_msg(strstr(errb.data, "layer landlock missing") != NULL,
 	    "%s", errb.data);
 	unsetenv("CLOISTER_TEST_SANDBOX_UNAVAILABLE");
