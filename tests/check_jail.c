@@ -719,6 +719,26 @@ START_TEST(test_doctor_json)
 	(void)get(jail, "net_namespace", CL_JSON_BOOL);
 	layers = get(jail, "layers", CL_JSON_ARR);
 	ck_assert_uint_eq(layers->n, SANDBOX_N_LAYERS);
+#if !defined(__SANITIZE_ADDRESS__)
+	/* The address space is bounded (sanitizer builds cannot be). */
+	{
+		size_t i;
+		bool seen = false;
+
+		for (i = 0; i < layers->n; i++) {
+			const struct cl_json *l = &layers->items[i];
+
+			if (strcmp(get(l, "name", CL_JSON_STR)->str,
+			    "rlimits") != 0)
+				continue;
+			seen = true;
+			ck_assert_msg(strstr(get(l, "detail", CL_JSON_STR)->str,
+			    " MiB") != NULL, "%s",
+			    get(l, "detail", CL_JSON_STR)->str);
+		}
+		ck_assert(seen);
+	}
+#endif
 	ck_assert_str_eq(get(get(j, "model", CL_JSON_OBJ), "arch",
 	    CL_JSON_STR)->str, "lfm2");
 	/* Exit 0 exactly when whole. */
