@@ -46,13 +46,6 @@
 #include "engine/engine_impl.h"
 #include "engine/proto.h"
 #include "sandbox/sandbox.h"
-/*
- * XXX sandbox_impl.h for sandbox_test_set_unavailable() alone: the test
- * suite simulates a kernel without a layer (--test-unavailable).  The
- * hook can only make the jail weaker in ways the report and the broker's
- * attestation both show; FULL mode then refuses to start.
- */
-#include "sandbox/sandbox_impl.h"
 #include "util/util.h"
 
 #define EXIT_SHUTDOWN	0
