@@ -39,7 +39,7 @@ median(double *v, int n)
 int
 main(int argc, char **argv)
 {
-	struct engine_load_opts lo = { 2, ENGINE_KERNELS_AUTO, NULL, NULL };
+	struct engine_load_opts lo = { 2, ENGINE_KERNELS_AUTO, NULL, NULL, 0 };
 	struct cl_err err = CL_ERR_INIT;
 	struct engine_model *m = NULL;
 	struct engine_ctx *c = NULL;

@@ -15,15 +15,24 @@
 #include <sys/resource.h>
 
 #include "cli/cli.h"
+#include "cli/cmd_audit.h"
+#include "cli/cmd_engine.h"
 #include "cli/cmd_store.h"
+#include "cli/cmd_policy.h"
 
 static int cmd_help(int argc, char **argv);
 
 const struct cli_command cli_commands[] = {
 	{ "help", cmd_help, "show the commands" },
+	{ "ask", cmd_ask, "ask the jailed model one question" },
+	{ "bench", cmd_bench, "measure the jailed engine's speed" },
+	{ "chat", cmd_chat, "talk with the jailed model" },
+	{ "doctor", cmd_doctor, "check the jail and the model" },
 	{ "init", cmd_init, "create the encrypted store" },
 	{ "passwd", cmd_passwd, "change the store passphrase" },
 	{ "store", cmd_store, "check the store or rotate its data key" },
+	{ "policy", cmd_policy, "check, show or seal the policy; set a PIN" },
+	{ "audit", cmd_audit, "the opt-in, tamper-evident audit log" },
 	{ NULL, NULL, NULL }
 };
 

@@ -497,3 +497,34 @@ out:
 	cl_free(dir);
 	return r;
 }
+
+/* Passphrase input for the other subcommands (cmd_store.h). */
+int
+cli_pass_get(const char *cmd, int fd, const char *prompt, struct cli_pass *out)
+{
+	struct pass ps = { NULL, 0 };
+
+	out->p = NULL;
+	out->len = 0;
+	if (get_pass(cmd, fd, prompt, &ps) != 0)
+		return -1;
+	out->p = ps.p;
+	out->len = ps.len;
+	return 0;
+}
+
+void
+cli_pass_free(struct cli_pass *ps)
+{
+	struct pass p = { ps->p, ps->len };
+
+	pass_free(&p);
+	ps->p = NULL;
+	ps->len = 0;
+}
+
+int
+cli_parse_fd(const char *cmd, const char *s, int *fd)
+{
+	return parse_fd(cmd, s, fd);
+}

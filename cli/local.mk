@@ -9,3 +9,18 @@ cloister_LDADD = libutil.a -lm
 cloister_SOURCES += cli/cmd_store.h cli/cmd_store.c
 cloister_CFLAGS += $(SQLITE_CFLAGS) $(SODIUM_CFLAGS)
 cloister_LDADD += libstore.a libutil.a $(SQLITE_LIBS) $(SODIUM_LIBS)
+
+# policy commands (policy check|show|seal|set-pin)
+cloister_SOURCES += cli/cmd_policy.h cli/cmd_policy.c
+cloister_LDADD += libpolicy.a libsandbox.a libutil.a $(SODIUM_LIBS) \
+	$(SECCOMP_LIBS)
+# audit command (cloister audit ...)
+cloister_SOURCES += cli/cmd_audit.h cli/cmd_audit.c
+cloister_LDADD += libaudit.a libstore.a libutil.a $(SQLITE_LIBS) $(SODIUM_LIBS)
+# ask, chat, doctor, bench: the commands that talk to the jailed engine
+# through libengine_client.a (never the model code).
+cloister_SOURCES += cli/cmd_engine.h cli/session.h cli/session.c \
+	cli/cmd_ask.c cli/cmd_bench.c cli/cmd_chat.c cli/cmd_doctor.c
+cloister_CFLAGS += $(SECCOMP_CFLAGS) $(EDIT_CFLAGS)
+cloister_LDADD += libengine_client.a libsandbox.a libutil.a $(SECCOMP_LIBS) \
+	$(EDIT_LIBS) -lm

@@ -44,6 +44,12 @@ struct engine_load_opts {
 	/* Called during loading with the fraction done (0..1); may be NULL. */
 	void			(*progress)(void *arg, double fraction);
 	void			*progress_arg;
+	/*
+	 * The size of fd's file in bytes, when the caller measured it
+	 * (fstat) before entering a jail that forbids fstat; 0 = measure it
+	 * here.  The caller has checked that fd is a regular file.
+	 */
+	uint64_t		 file_size;
 };
 
 /* Facts about a loaded model (what HELLO reports and doctor prints). */

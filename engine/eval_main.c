@@ -154,7 +154,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct engine_load_opts lo = { 0, ENGINE_KERNELS_AUTO, NULL, NULL };
+	struct engine_load_opts lo = { 0, ENGINE_KERNELS_AUTO, NULL, NULL, 0 };
 	struct cl_err err = CL_ERR_INIT;
 	struct engine_model *m = NULL;
 	struct engine_ctx *c = NULL;

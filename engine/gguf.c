@@ -570,9 +570,9 @@ parse_tensor_infos(struct gguf *g, struct cur *c, uint64_t n_tensors)
 	return CL_OK;
 }
 
-/* qsort helper: tensors by offset. */
+/* cl_sort helper: tensors by offset. */
 static int
-cmp_offset(const void *a, const void *b)
+cmp_offset(const void *a, const void *b, void *arg)
 {
 	const struct gguf_tensor *x = *(const struct gguf_tensor *const *)a;
 	const struct gguf_tensor *y = *(const struct gguf_tensor *const *)b;
@@ -618,7 +618,7 @@ place_tensors(struct gguf *g, struct cl_err *err)
 		return cl_errf(err, CL_ENOMEM, "gguf: out of memory");
 	for (size_t i = 0; i < g->n_tensors; i++)
 		by_off[i] = &g->tensors[i];
-	qsort(by_off, g->n_tensors, sizeof(*by_off), cmp_offset);
+	cl_sort(by_off, g->n_tensors, sizeof(*by_off), cmp_offset, NULL);
 	for (size_t i = 1; i < g->n_tensors; i++) {
 		const struct gguf_tensor *a = by_off[i - 1], *b = by_off[i];
 
@@ -866,7 +866,6 @@ int
 gguf_open_fd(int fd, struct gguf **out, struct cl_err *err)
 {
 	struct stat st;
-	void *p;
 
 	*out = NULL;
 	if (fstat(fd, &st) == -1)
@@ -874,17 +873,29 @@ gguf_open_fd(int fd, struct gguf **out, struct cl_err *err)
 		    strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return cl_errf(err, CL_EIO, "gguf: model is not a regular file");
-	if (st.st_size == 0)
+	if (st.st_size < 0)
+		return cl_errf(err, CL_EIO, "gguf: negative file size");
+	return gguf_open_fd_sized(fd, (uint64_t)st.st_size, out, err);
+}
+
+int
+gguf_open_fd_sized(int fd, uint64_t size, struct gguf **out,
+    struct cl_err *err)
+{
+	void *p;
+
+	*out = NULL;
+	if (size == 0)
 		return cl_errf(err, CL_EFORMAT, "gguf: file is empty");
-	if (st.st_size < 0 || (uintmax_t)st.st_size > SIZE_MAX)
+	if (size > SIZE_MAX)
 		return cl_errf(err, CL_ELIMIT,
-		    "gguf: file size %jd does not fit in memory",
-		    (intmax_t)st.st_size);
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		    "gguf: file size %ju does not fit in memory",
+		    (uintmax_t)size);
+	p = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (p == MAP_FAILED)
 		return cl_errf(err, CL_EIO, "gguf: cannot map model file: %s",
 		    strerror(errno));
-	return open_bytes(p, (size_t)st.st_size, true, out, err);
+	return open_bytes(p, (size_t)size, true, out, err);
 }
 
 /* ------------------------------------------------------------------ */

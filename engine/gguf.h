@@ -104,6 +104,14 @@ struct gguf_tensor {
 int gguf_open_fd(int fd, struct gguf **out, struct cl_err *err) CL_WUR;
 
 /*
+ * As gguf_open_fd(), but the caller gives the file's size (measured with
+ * fstat before a jail that forbids it; cloister-engine) and has checked
+ * that `fd` is a regular file.  No call here but mmap.
+ */
+int gguf_open_fd_sized(int fd, uint64_t size, struct gguf **out,
+    struct cl_err *err) CL_WUR;
+
+/*
  * As gguf_open_fd(), but parse the `len` bytes at `p`, which are borrowed:
  * they must stay valid and unchanged until gguf_close().  For tests and
  * for tools that already hold the file in memory.

@@ -66,3 +66,36 @@ TESTS += tests/check_proto
 tests_check_proto_SOURCES = tests/check_proto.c
 tests_check_proto_CFLAGS = $(TEST_CFLAGS)
 tests_check_proto_LDADD = libengine.a libutil.a $(TEST_LIBS)
+
+# SIMD kernels: each file is compiled alone with its own -m flags so
+# wide instructions never leak into generic code, and its objects are
+# added to libengine.a (kern_select.c only calls them after probing
+# CPUID and XGETBV).  kern_act.c, the activation layouts they share, is
+# generic code.
+libengine_a_SOURCES += engine/kern_simd.h
+libengine_a_SOURCES += engine/kern_act.c
+if CPU_X86_64
+noinst_LIBRARIES += libkern_avx2.a libkern_avx512.a
+libkern_avx2_a_SOURCES = engine/kern_avx2.c
+libkern_avx2_a_CFLAGS = $(AM_CFLAGS) -mavx2 -mfma -mf16c
+libkern_avx512_a_SOURCES = engine/kern_avx512.c
+libkern_avx512_a_CFLAGS = $(AM_CFLAGS) -mavx2 -mfma -mf16c -mavx512f \
+	-mavx512bw -mavx512dq -mavx512vl -mavx512vnni
+libengine_a_LIBADD = $(libkern_avx2_a_OBJECTS) $(libkern_avx512_a_OBJECTS)
+libengine_a_DEPENDENCIES = $(libkern_avx2_a_OBJECTS) \
+	$(libkern_avx512_a_OBJECTS)
+endif
+# cloister-engine: the jailed engine program.  Links the engine, the
+# sandbox and util only (never store, audit or policy).
+libexec_PROGRAMS += cloister-engine
+cloister_engine_SOURCES = engine/engine_main.c
+cloister_engine_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)
+cloister_engine_LDADD = libengine.a libsandbox.a libutil.a $(SECCOMP_LIBS) \
+	-lm $(PTHREAD_LIBS)
+
+# The broker's engine client: protocol, spawn, attestation.  proto.c is
+# compiled into it again so the broker never links the model code.
+noinst_LIBRARIES += libengine_client.a
+libengine_client_a_SOURCES = engine/engine_client.h engine/engine_client.c \
+	engine/proto.h engine/proto.c
+libengine_client_a_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS)

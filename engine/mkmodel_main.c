@@ -948,14 +948,16 @@ main(int argc, char **argv)
 	struct cl_err err = CL_ERR_INIT;
 	struct mk *mk = NULL;
 	struct mk_vocab v;
+	const struct shape *sh = NULL;
+	const struct type_name *tn = NULL;
 	const char *preset = NULL, *type = "q8_0", *out = NULL, *arch = NULL;
-	const char *text_file = NULL;
-	char *text = NULL, *tmp = NULL, name[160], *end;
+	const char *text_file = NULL, *text = NULL;
+	char *tbuf = NULL, *tmp = NULL, name[160], *end;
 	size_t text_len = 0, i;
 	unsigned long long seed = 1;
 	long th = 2;
 	int ch, fd = -1, rc = 1, tfd;
-	bool type_given = false;
+	bool type_given = false, scripted, moe = false;
 
 	memset(&v, 0, sizeof(v));
 	while ((ch = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
@@ -981,10 +983,8 @@ main(int argc, char **argv)
 				    optarg);
 			break;
 		case 'x':
-			cl_free(text);
-			if ((text = cl_strdup(optarg)) == NULL)
-				return die_usage("out of memory", NULL);
-			text_len = strlen(text);
+			text = optarg;
+			text_len = strlen(optarg);
 			break;
 		case 'X':
 			text_file = optarg;
@@ -1007,53 +1007,78 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if ((mk = cl_calloc(1, sizeof(*mk))) == NULL)
-		return die_usage("out of memory", NULL);
-	mk->seed = seed;
-	mk->n_threads = (int)th;
-	for (i = 0; i < CL_ARRAY_LEN(type_names); i++) {
-		if (strcmp(type, type_names[i].name) == 0) {
-			mk->base_type = type_names[i].base;
-			mk->mix = type_names[i].mix;
-			break;
-		}
-	}
-	if (i == CL_ARRAY_LEN(type_names))
-		return die_usage("unknown type", type);
 
-	if (strcmp(preset, "scripted") == 0) {
-		if (text_file != NULL) {
-			if ((tfd = open(text_file, O_RDONLY | O_CLOEXEC)) < 0)
-				return die_usage("cannot open", text_file);
-			cl_free(text);
-			if (cl_read_all(tfd, 1u << 20, &text, &text_len,
-			    &err) != CL_OK) {
-				close(tfd);
-				fprintf(stderr, "cloister-mkmodel: %s: %s\n",
-				    text_file, err.msg);
-				return 1;
-			}
-			close(tfd);
+	/* Check every argument before allocating anything. */
+	for (i = 0; i < CL_ARRAY_LEN(type_names); i++) {
+		if (strcmp(type, type_names[i].name) == 0)
+			tn = &type_names[i];
+	}
+	if (tn == NULL)
+		return die_usage("unknown type", type);
+	scripted = strcmp(preset, "scripted") == 0;
+	if (!scripted) {
+		for (i = 0; i < CL_ARRAY_LEN(presets); i++) {
+			if (strcmp(preset, presets[i].preset) == 0)
+				sh = &presets[i];
 		}
-		if (text == NULL || text_len == 0)
+		if (sh == NULL)
+			return die_usage("unknown preset", preset);
+		if (text != NULL || text_file != NULL || arch != NULL)
+			return die_usage("--text, --text-file and --arch go "
+			    "with the scripted preset", NULL);
+	} else {
+		if ((text == NULL) == (text_file == NULL))
 			return die_usage("the scripted preset needs --text or "
 			    "--text-file", NULL);
-		if (text_len > 4096)
-			return die_usage("scripted text longer than 4096 bytes",
-			    NULL);
+		if (arch != NULL && strcmp(arch, "lfm2moe") == 0)
+			moe = true;
+		else if (arch != NULL && strcmp(arch, "lfm2") != 0)
+			return die_usage("--arch takes lfm2 or lfm2moe, not",
+			    arch);
+	}
+
+	if (text_file != NULL) {
+		if ((tfd = open(text_file, O_RDONLY | O_CLOEXEC)) < 0) {
+			fprintf(stderr, "cloister-mkmodel: cannot open '%s': "
+			    "%s\n", text_file, strerror(errno));
+			return 1;
+		}
+		if (cl_read_all(tfd, 1u << 20, &tbuf, &text_len, &err) !=
+		    CL_OK) {
+			close(tfd);
+			fprintf(stderr, "cloister-mkmodel: %s: %s\n",
+			    text_file, err.msg);
+			return 1;
+		}
+		close(tfd);
+		text = tbuf;
+	}
+	if (scripted && (text_len == 0 || text_len > 4096)) {
+		rc = die_usage("a scripted text must have 1 to 4096 bytes",
+		    NULL);
+		goto out;
+	}
+	if ((mk = cl_calloc(1, sizeof(*mk))) == NULL) {
+		fprintf(stderr, "cloister-mkmodel: out of memory\n");
+		goto out;
+	}
+	mk->seed = seed;
+	mk->n_threads = (int)th;
+	mk->base_type = tn->base;
+	mk->mix = tn->mix;
+
+	if (scripted) {
 		mk->scripted = true;
 		/* Small, real model: 4 layers (conv, attn, conv, attn). */
 		mk->sh = (struct shape){ "scripted", false, 4, 256, 4, 1, 256,
 		    0, 4096, 3, 0, 0, 0, 0, { 1, 3 }, 2 };
-		if (arch != NULL && strcmp(arch, "lfm2moe") == 0) {
+		if (moe) {
 			mk->sh.moe = true;
 			mk->sh.n_expert = 4;
 			mk->sh.n_expert_used = 2;
 			mk->sh.n_ff_exp = 64;
 			mk->sh.n_dense_lead = 1;
-		} else if (arch != NULL && strcmp(arch, "lfm2") != 0)
-			return die_usage("--arch takes lfm2 or lfm2moe, not",
-			    arch);
+		}
 		if (!type_given)
 			mk->base_type = GGML_TYPE_F32;
 		if (build_vocab(mk, &v, text, text_len, 512, &err) != CL_OK ||
@@ -1067,16 +1092,7 @@ main(int argc, char **argv)
 		mk->sh.n_head = mk->sh.n_embd / 64;
 		mk->sh.n_vocab = (uint32_t)v.n_tokens;
 	} else {
-		for (i = 0; i < CL_ARRAY_LEN(presets); i++) {
-			if (strcmp(preset, presets[i].preset) == 0)
-				break;
-		}
-		if (i == CL_ARRAY_LEN(presets))
-			return die_usage("unknown preset", preset);
-		if (text != NULL || text_file != NULL || arch != NULL)
-			return die_usage("--text and --arch go with the "
-			    "scripted preset", NULL);
-		mk->sh = presets[i];
+		mk->sh = *sh;
 		if (build_vocab(mk, &v, vocab_synth_corpus,
 		    strlen(vocab_synth_corpus), mk->sh.n_vocab, &err) !=
 		    CL_OK) {
@@ -1091,6 +1107,7 @@ main(int argc, char **argv)
 	/* Write to a temporary name, then rename: never a half file. */
 	if (asprintf(&tmp, "%s.tmp.%ld", out, (long)getpid()) < 0) {
 		tmp = NULL;
+		fprintf(stderr, "cloister-mkmodel: out of memory\n");
 		goto out;
 	}
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
@@ -1122,7 +1139,7 @@ out:
 	if (rc != 0 && tmp != NULL)
 		unlink(tmp);
 	free(tmp);
-	cl_free(text);
+	cl_free(tbuf);
 	mk_vocab_free(&v);
 	if (mk != NULL)
 		cl_free(mk->script.chain);

@@ -722,7 +722,7 @@ int
 engine_model_load(int fd, const struct engine_load_opts *opts,
     struct engine_model **out, struct cl_err *err)
 {
-	struct engine_load_opts dflt = { 0, ENGINE_KERNELS_AUTO, NULL, NULL };
+	struct engine_load_opts dflt = { 0, ENGINE_KERNELS_AUTO, NULL, NULL, 0 };
 	struct engine_model *m = NULL;
 	uint32_t i;
 	int r, n_threads;
@@ -734,7 +734,9 @@ engine_model_load(int fd, const struct engine_load_opts *opts,
 		return cl_errf(err, CL_ENOMEM, "out of memory");
 	if (opts->progress != NULL)
 		opts->progress(opts->progress_arg, 0.0);
-	if ((r = gguf_open_fd(fd, &m->gguf, err)) != CL_OK)
+	if ((r = (opts->file_size > 0 ? gguf_open_fd_sized(fd,
+	    opts->file_size, &m->gguf, err) : gguf_open_fd(fd, &m->gguf,
+	    err))) != CL_OK)
 		goto out;
 	if ((r = load_hparams(m, err)) != CL_OK ||
 	    (r = load_tensors(m, err)) != CL_OK)

@@ -13,8 +13,17 @@
  *    later positions through the caches, so comparison stops at it.  At
  *    least half of all positions must be compared, so the rule cannot
  *    quietly skip everything.
- *  - Fast kernels: same top-1 as the reference kernels at compared
- *    positions whose top1-top2 gap is >= 1e-2.
+ *  - Fast kernels (--kernels auto) round activations to Q8_0 / Q8_K
+ *    before integer dot products, exactly as ggml's CPU backend does.  On
+ *    these random models that rounding flips MoE routing choices that the
+ *    float reference makes (measured: fast and ref top-1 differ at 2-15
+ *    positions per sequence, where ref's top1-top2 gap is up to 1.8).  So,
+ *    as REFVECTORS.md advises for such engines, the fast path is compared
+ *    with llama.cpp: its top-1 must equal llama.cpp's at >= 97% of each
+ *    type's positions (measured: 100%, and 83 of 84 for Q4_K_M, where
+ *    llama.cpp itself sums repacked Q4_K in another order).  With F32
+ *    weights the fast path keeps activations in float and is held to the
+ *    exact reference like ref.
  */
 #include "config.h"
 
@@ -82,7 +91,7 @@ load_json(const char *type)
 static struct engine_model *
 load_model(const char *type, enum engine_kernels k, int threads)
 {
-	struct engine_load_opts lo = { threads, k, NULL, NULL };
+	struct engine_load_opts lo = { threads, k, NULL, NULL, 0 };
 	struct cl_err err = CL_ERR_INIT;
 	struct engine_model *m = NULL;
 	char path[4096];
@@ -251,10 +260,12 @@ check_quant(const char *type)
 {
 	struct engine_model *m = load_model(type, ENGINE_KERNELS_REF, 2);
 	struct engine_model *fast = load_model(type, ENGINE_KERNELS_AUTO, 2);
+	bool fast_is_ref = strcmp(engine_model_get_info(fast)->kernels,
+	    "ref") == 0;
 	struct cl_json *j = load_json(type);
 	const struct cl_json *seqs = cl_json_get(j, "sequences");
 	uint32_t V = engine_model_get_info(m)->n_vocab;
-	size_t s, p, n, compared = 0, total = 0, fast_checked = 0;
+	size_t s, p, n, compared = 0, total = 0, fast_agree = 0;
 
 	for (s = 0; s < seqs->n; s++) {
 		const struct cl_json *seq = &seqs->items[s];
@@ -263,51 +274,92 @@ check_quant(const char *type)
 		const struct cl_json *mg = cl_json_get(ex, "routing_margin_min");
 		const struct cl_json *gap = cl_json_get(ex, "top1_top2_gap");
 		const struct cl_json *am = cl_json_get(ex, "argmax");
+		const struct cl_json *lam = cl_json_get(cl_json_get(seq,
+		    "llamacpp"), "argmax");
 		int32_t *ids = json_ids(cl_json_get(seq, "tokens"), &n);
 		float *out = eval_all(m, ids, n);
 		float *fo = eval_all(fast, ids, n);
 		double scale, dd, worst = 0;
-		size_t here = 0;
+		size_t here = 0, agree_here = 0;
+		bool flipped = false;
 
 		for (p = 0; p < n; p++) {
 			total++;
+			/* Fast path: top-1 against llama.cpp's. */
+			if (argmax(fo + p * V, V) == (size_t)lam->items[p].num) {
+				fast_agree++;
+				agree_here++;
+			}
+			if (flipped)
+				continue;
 			dd = row_diff(out + p * V, &lg->items[p], V, &scale);
 			if (mg->items[p].num < FRAGILE_MARGIN) {
 				if (dd > TOL * scale)
-					break;	/* routing flipped here */
+					flipped = true;	/* routing flipped */
 				continue;
 			}
 			ck_assert_msg(dd <= TOL * scale,
 			    "%s %s pos %zu: max |dlogit| %g > %g", type,
 			    cl_json_get(seq, "name")->str, p, dd, TOL * scale);
-			if (gap->items[p].num >= SMALL_GAP) {
+			if (gap->items[p].num >= SMALL_GAP)
 				ck_assert_int_eq(argmax(out + p * V, V),
 				    (size_t)am->items[p].num);
-				ck_assert_msg(argmax(fo + p * V, V) ==
-				    argmax(out + p * V, V),
-				    "%s %s pos %zu: fast kernels' top-1 differs",
-				    type, cl_json_get(seq, "name")->str, p);
-				fast_checked++;
-			}
 			if (dd > worst)
 				worst = dd;
 			compared++;
 			here++;
 		}
-		fprintf(stderr, "%s %s: compared %zu of %zu positions, max "
-		    "|dlogit| %.3g\n", type, cl_json_get(seq, "name")->str,
-		    here, n, worst);
+		fprintf(stderr, "%s %s: ref compared at %zu of %zu positions, "
+		    "max |dlogit| %.3g; fast (%s) top-1 = llama.cpp's at %zu\n",
+		    type, cl_json_get(seq, "name")->str, here, n, worst,
+		    engine_model_get_info(fast)->kernels, agree_here);
 		cl_free(ids);
 		cl_free(out);
 		cl_free(fo);
 	}
 	ck_assert_msg(compared * 2 >= total, "%s: only %zu of %zu positions "
 	    "could be compared", type, compared, total);
-	ck_assert_uint_gt(fast_checked, 0);
+	if (!fast_is_ref)
+		ck_assert_msg(fast_agree * 100 >= total * 97,
+		    "%s: fast kernels' top-1 equals llama.cpp's at only %zu of "
+		    "%zu positions", type, fast_agree, total);
 	cl_json_free(j);
 	engine_model_free(fast);
 	engine_model_free(m);
 }
+
+/* F32 weights: the fast path keeps activations in float; exact applies. */
+START_TEST(test_f32_fast)
+{
+	struct engine_model *m = load_model("f32", ENGINE_KERNELS_AUTO, 2);
+	struct cl_json *j = load_json("f32");
+	const struct cl_json *seqs = cl_json_get(j, "sequences");
+	uint32_t V = engine_model_get_info(m)->n_vocab;
+	size_t s, p, n;
+
+	for (s = 0; s < seqs->n; s++) {
+		const struct cl_json *seq = &seqs->items[s];
+		const struct cl_json *ex = cl_json_get(seq, "exact");
+		int32_t *ids = json_ids(cl_json_get(seq, "tokens"), &n);
+		float *out = eval_all(m, ids, n);
+		double scale, dd;
+
+		for (p = 0; p < n; p++) {
+			dd = row_diff(out + p * V,
+			    &cl_json_get(ex, "logits")->items[p], V, &scale);
+			ck_assert_msg(dd <= TOL * scale, "fast f32 %s pos %zu: "
+			    "max |dlogit| %g", cl_json_get(seq, "name")->str, p,
+			    dd);
+			ck_assert_int_eq(argmax(out + p * V, V), (size_t)
+			    cl_json_get(ex, "argmax")->items[p].num);
+		}
+		cl_free(ids);
+		cl_free(out);
+	}
+	cl_json_free(j);
+	engine_model_free(m);
+}
+END_TEST
 
 START_TEST(test_q8_0)
 {
@@ -698,6 +750,7 @@ engine_suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_f32_exact);
 	tcase_add_test(tc, test_f32_greedy);
+	tcase_add_test(tc, test_f32_fast);
 	tcase_add_test(tc, test_q8_0);
 	tcase_add_test(tc, test_q4_0);
 	tcase_add_test(tc, test_q4_k_m);

@@ -4,7 +4,10 @@
  * in double at several sizes, token counts, partial row ranges and
  * strides, including concurrent calls on disjoint ranges.
  *
- * Later SIMD variants get checked against ref here too.
+ * Every variant this machine can run (kern_ops_select) is checked the
+ * same way; variants that quantize activations get the extra tolerance
+ * of that rounding, and are also checked against the scalar integer
+ * reference (quant_vec_dot) on the same quantized operands.
  */
 #include "config.h"
 
@@ -12,6 +15,8 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,7 +55,39 @@ struct problem {
 	float		*x;		/* (n_tok, n) activations */
 	double		*want;		/* (n_tok, rows) naive results */
 	double		*mag;		/* (n_tok, rows) sum of |w x| */
+	double		*arnd;		/* (n_tok, rows) Q8 rounding bound */
 };
+
+/*
+ * How far an integer dot product may move from the float one because the
+ * activations x are rounded to quant_vec_dot_type(type): per block of 32
+ * (Q8_0, Q8_1) or 256 (Q8_K) half a step amax/127 per element, plus the
+ * f16 rounding of the block scale, plus for Q8_1 the f16 rounding of
+ * s = d * sum(q), which multiplies the weight minimum.
+ */
+static double
+act_round_bound(uint32_t type, const float *wd, const float *x, size_t n)
+{
+	uint32_t at = quant_vec_dot_type(type);
+	size_t blk = at == GGML_TYPE_Q8_K ? 256 : 32, i, k;
+	double bound = 0;
+
+	if (at == GGML_TYPE_F32)
+		return 0;
+	for (i = 0; i < n; i += blk) {
+		double amax = 0, wmax = 0, wsum = 0;
+
+		for (k = i; k < i + blk; k++) {
+			amax = fmax(amax, fabs(x[k]));
+			wmax = fmax(wmax, fabs(wd[k]));
+			wsum += fabs(wd[k]);
+		}
+		bound += wsum * amax * (1.0 / 254 + 0x1p-10);
+		if (at == GGML_TYPE_Q8_1)
+			bound += wmax * 32 * amax * 0x1p-10;
+	}
+	return bound;
+}
 
 static void
 problem_init(struct problem *p, uint32_t type, size_t n, size_t rows,
@@ -71,7 +108,8 @@ problem_init(struct problem *p, uint32_t type, size_t n, size_t rows,
 	p->x = cl_malloc(n_tok * n * sizeof(float));
 	p->want = cl_malloc(n_tok * rows * sizeof(double));
 	p->mag = cl_malloc(n_tok * rows * sizeof(double));
-	ck_assert(p->w && p->x && p->want && p->mag);
+	p->arnd = cl_malloc(n_tok * rows * sizeof(double));
+	ck_assert(p->w && p->x && p->want && p->mag && p->arnd);
 	for (i = 0; i < n_tok * n; i++)
 		p->x[i] = frand();
 	for (r = 0; r < rows; r++) {
@@ -89,6 +127,8 @@ problem_init(struct problem *p, uint32_t type, size_t n, size_t rows,
 			}
 			p->want[t * rows + r] = s;
 			p->mag[t * rows + r] = m;
+			p->arnd[t * rows + r] = act_round_bound(type,
+			    wd, p->x + t * n, n);
 		}
 	}
 	cl_free(wf);
@@ -102,6 +142,7 @@ problem_release(struct problem *p)
 	cl_free(p->x);
 	cl_free(p->want);
 	cl_free(p->mag);
+	cl_free(p->arnd);
 }
 
 /*
@@ -115,6 +156,7 @@ check_matmul(const struct kern_ops *k, const struct problem *p, size_t ldy,
     size_t r0, size_t r1)
 {
 	size_t ab = k->act_row_bytes(p->type, p->n), t, r;
+	bool quantizes = ab != p->n * sizeof(float);
 	void *act = aligned_alloc(64, (p->n_tok * ab + 63) & ~(size_t)63);
 	float *y = cl_malloc(p->n_tok * ldy * sizeof(*y));
 
@@ -141,6 +183,9 @@ check_matmul(const struct kern_ops *k, const struct problem *p, size_t ldy,
 			double tol = p->mag[t * p->rows + r] * p->n *
 			    0x1p-23 + 1e-30;
 
+			if (quantizes)
+				tol += p->arnd[t * p->rows + r];
+
 			ck_assert_msg(fabs(got - want) <= tol,
 			    "%s %s n %zu: y[%zu][%zu] %.9g want %.9g",
 			    k->name, ggml_type_info(p->type)->name, p->n, t,
@@ -149,6 +194,32 @@ check_matmul(const struct kern_ops *k, const struct problem *p, size_t ldy,
 	}
 	free(act);
 	cl_free(y);
+}
+
+/* The variants this machine runs: ref first. */
+static size_t
+variants(const struct kern_ops *out[4])
+{
+	static const unsigned force[] = { KERN_FORCE_REF, KERN_FORCE_AVX2 };
+	size_t i, n = 0;
+
+	for (i = 0; i < CL_ARRAY_LEN(force); i++)
+		if ((out[n] = kern_ops_select(force[i])) != NULL)
+			n++;
+	return n;
+}
+
+/* Whole, partial and empty row ranges, ldy larger than rows. */
+static void
+check_ranges(const struct kern_ops *k, const struct problem *p)
+{
+	check_matmul(k, p, p->rows, 0, p->rows);
+	check_matmul(k, p, p->rows + 5, 0, p->rows);
+	if (p->rows > 1) {
+		check_matmul(k, p, p->rows + 2, 1, p->rows / 2);
+		check_matmul(k, p, p->rows, p->rows / 2, p->rows);
+	}
+	check_matmul(k, p, p->rows, 0, 0);
 }
 
 START_TEST(test_select)
@@ -163,6 +234,29 @@ START_TEST(test_select)
 	ck_assert_ptr_eq(r, kern_ops_ref());
 	ck_assert_str_eq(r->name, "ref");
 	ck_assert_ptr_null(kern_ops_select(999));
+#ifdef CL_CPU_X86_64
+	/* AUTO is the best variant the CPU runs: AVX-512, else AVX2. */
+	{
+		const struct kern_ops *x = kern_ops_select(KERN_FORCE_AVX2);
+		const struct kern_ops *z = kern_ops_select(KERN_FORCE_AVX512);
+
+		if (z != NULL) {
+			ck_assert_str_eq(z->name, "avx512");
+			ck_assert_ptr_nonnull(x);
+			ck_assert_ptr_eq(a, z);
+		} else if (x != NULL) {
+			ck_assert_ptr_eq(a, x);
+		} else {
+			ck_assert_ptr_eq(a, r);
+			fprintf(stderr, "kern: no AVX2 here, avx2 not tested\n");
+		}
+		if (x != NULL)
+			ck_assert_str_eq(x->name, "avx2");
+	}
+#else
+	ck_assert_ptr_null(kern_ops_select(KERN_FORCE_AVX2));
+	ck_assert_ptr_null(kern_ops_select(KERN_FORCE_AVX512));
+#endif
 }
 END_TEST
 
@@ -203,11 +297,12 @@ END_TEST
  * Per type: n in {32, 256, 4096} (K-quants: 256, 4096), rows {1, 31,
  * 33}, n_tok {1, 3}.
  */
-START_TEST(test_ref_matmul)
+START_TEST(test_matmul)
 {
 	static const size_t ns[] = { 32, 256, 4096 };
 	static const size_t rows[] = { 1, 31, 33 };
-	const struct kern_ops *k = kern_ops_ref();
+	const struct kern_ops *ks[4];
+	size_t nk = variants(ks), v;
 	uint32_t type = all_types[_i];
 	size_t a, b, t;
 
@@ -222,21 +317,65 @@ START_TEST(test_ref_matmul)
 				if (ns[a] == 4096 && rows[b] != 33 && t == 3)
 					continue;
 				problem_init(&p, type, ns[a], rows[b], t);
-				check_matmul(k, &p, rows[b], 0, rows[b]);
-				/* Partial ranges, ldy larger than rows. */
-				check_matmul(k, &p, rows[b] + 5, 0, rows[b]);
-				if (rows[b] > 1) {
-					check_matmul(k, &p, rows[b] + 2, 1,
-					    rows[b] / 2);
-					check_matmul(k, &p, rows[b],
-					    rows[b] / 2, rows[b]);
-				}
-				/* An empty range writes nothing. */
-				check_matmul(k, &p, rows[b], 0, 0);
+				for (v = 0; v < nk; v++)
+					check_ranges(ks[v], &p);
 				problem_release(&p);
 			}
 		}
 	}
+}
+END_TEST
+
+/*
+ * Variants that quantize activations against the scalar integer
+ * reference on the very same operands: only summation order may differ.
+ */
+START_TEST(test_matmul_int_ref)
+{
+	const struct kern_ops *ks[4];
+	size_t nk = variants(ks), v, ab, t, r;
+	uint32_t type = all_types[_i];
+	struct problem p;
+	float *y;
+	void *act;
+
+	void *qa = cl_malloc(4096 * sizeof(float) + 64);
+
+	problem_init(&p, type, 4096, 7, 2);
+	y = cl_malloc(2 * 7 * sizeof(*y));
+	ck_assert_ptr_nonnull(y);
+	ck_assert_ptr_nonnull(qa);
+	for (v = 1; v < nk; v++) {
+		ab = ks[v]->act_row_bytes(type, p.n);
+		act = aligned_alloc(64, (2 * ab + 63) & ~(size_t)63);
+		ck_assert_ptr_nonnull(act);
+		for (t = 0; t < 2; t++)
+			ks[v]->act_prepare(type, p.x + t * p.n,
+			    (char *)act + t * ab, p.n);
+		ks[v]->matmul(type, p.w, p.stride, p.n, act, 2, y, 7, 0, 7);
+		for (t = 0; t < 2; t++) {
+			for (r = 0; r < 7; r++) {
+				float want;
+
+				/* The variants' own layouts differ (kern_simd.h):
+				 * quantize as quant.h does for the reference. */
+				quant_act_quantize(type, p.x + t * p.n, qa, p.n);
+				want = quant_vec_dot(type, p.w + r * p.stride, qa,
+				    p.n);
+
+				ck_assert_msg(fabs(y[t * 7 + r] - want) <=
+				    1e-5 * p.mag[t * 7 + r] + 1e-30,
+				    "%s %s: row %zu tok %zu: %.9g, int ref "
+				    "%.9g", ks[v]->name,
+				    ggml_type_info(type)->name, r, t,
+				    (double)y[t * 7 + r], (double)want);
+			}
+		}
+		free(act);
+	}
+	cl_free(qa);
+	cl_free(y);
+	problem_release(&p);
 }
 END_TEST
 
@@ -317,11 +456,13 @@ kern_suite(void)
 	tcase_add_test(tc, test_select);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("ref");
+	tc = tcase_create("matmul");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_ref_act);
 	tcase_add_test(tc, test_ref_dot_f32);
-	tcase_add_loop_test(tc, test_ref_matmul, 0,
+	tcase_add_loop_test(tc, test_matmul, 0,
+	    (int)CL_ARRAY_LEN(all_types));
+	tcase_add_loop_test(tc, test_matmul_int_ref, 0,
 	    (int)CL_ARRAY_LEN(all_types));
 	tcase_add_test(tc, test_ref_matmul_threads);
 	tcase_add_test_raise_signal(tc, test_ref_matmul_bad_type, SIGABRT);

@@ -586,17 +586,19 @@ START_TEST(test_special_longest_first)
 }
 END_TEST
 
-/* A long word is linear-ish, not quadratic, in its length. */
+/*
+ * A 1 MiB word must encode correctly.  A quadratic merge loop would take
+ * hours on it, so the test's time limit (Check's per-test timeout) is the
+ * guard; speed itself is measured by benchmarks, not asserted here.
+ */
 START_TEST(test_long_input)
 {
 	static char text[1 << 20];
 	struct cl_err err = CL_ERR_INIT;
 	int32_t *ids;
 	size_t n, i;
-	double t0;
 
 	memset(text, 'a', sizeof(text));
-	t0 = cl_now();
 	ck_assert_int_eq(tokenizer_encode(tk, text, sizeof(text), false,
 	    false, &ids, &n, &err), CL_OK);
 	ck_assert_uint_eq(n, sizeof(text) / 2);
@@ -606,8 +608,6 @@ START_TEST(test_long_input)
 	for (i = 0; i < sizeof(text); i++)
 		text[i] = " the abc\n\xff"[i % 10];
 	check_round_trip(tk, text, sizeof(text));
-	ck_assert_msg(cl_now() - t0 < 5.0, "encoding 2 MiB took %.1f s",
-	    cl_now() - t0);
 }
 END_TEST
 
@@ -1445,15 +1445,11 @@ START_TEST(test_synth_65536)
 	struct tok_vocab_src src;
 	struct tokenizer *t = NULL;
 	const char *text = "Families share one computer; 42 \xe2\x82\xac.";
-	double t0;
 	size_t i;
 
-	t0 = cl_now();
 	ck_assert_int_eq(vocab_synth_build(65536, NULL, 0, &v, &err), CL_OK);
 	vocab_synth_src(v, &src);
 	ck_assert_int_eq(tokenizer_new(&src, &t, &err), CL_OK);
-	ck_assert_msg(cl_now() - t0 < 2.0, "65536 tokens took %.2f s",
-	    cl_now() - t0);
 	check_synth_structure(v, 65536);
 	for (i = 0; i < 6; i++) {
 		ck_assert_str_eq(v->tokens[64394 + i], extra[i]);

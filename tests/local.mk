@@ -50,3 +50,20 @@ TESTS += tests/check_kern
 tests_check_kern_SOURCES = tests/check_kern.c
 tests_check_kern_CFLAGS = $(TEST_CFLAGS)
 tests_check_kern_LDADD = libengine.a libutil.a $(TEST_LIBS) $(PTHREAD_LIBS)
+
+# The jailed engine end to end (client, ask, doctor, bench); runs the
+# programs of the build tree, so `make check` builds them first.
+check_PROGRAMS += tests/check_jail
+TESTS += tests/check_jail
+tests_check_jail_SOURCES = tests/check_jail.c
+tests_check_jail_CFLAGS = $(TEST_CFLAGS) $(SECCOMP_CFLAGS)
+tests_check_jail_LDADD = libengine_client.a libsandbox.a libutil.a \
+	$(SECCOMP_LIBS) $(TEST_LIBS)
+
+# Every SIMD kernel variant the CPU runs against kern_ref and the
+# integer dot products quant_vec_dot_* (engine/kern_avx*.c).
+check_PROGRAMS += tests/check_kern_simd
+TESTS += tests/check_kern_simd
+tests_check_kern_simd_SOURCES = tests/check_kern_simd.c
+tests_check_kern_simd_CFLAGS = $(TEST_CFLAGS)
+tests_check_kern_simd_LDADD = libengine.a libutil.a $(TEST_LIBS)
