@@ -42,8 +42,9 @@
  * read (WAL recovery scanning the log) of a frame that a crash tore or
  * left uncommitted gets a zeroed page and a frame header whose salt no
  * longer matches, so SQLite ends the log there exactly as its checksum
- * would over the torn bytes.  Which frames those are is decided in wal.c: a frame
- * the log goes on from to a later commit was altered, and fails.
+ * would over the torn bytes.  Which frames those are is decided in
+ * wal.c: a frame the log goes on from to a later commit was altered,
+ * and fails.
  */
 #include "config.h"
 
