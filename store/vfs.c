@@ -364,13 +364,17 @@ wal_read_fn(void *ctx, void *p, size_t n, uint64_t off)
 /*
  * A whole frame (header `fh` at `fo`) was read, as SQLite's recovery
  * does, and its image failed authentication (the image is zeroed now).
- * A torn or uncommitted frame: SQLITE_OK, and the caller makes SQLite end
- * the log there, as its checksum would have over the torn bytes.  A
- * frame altered inside the committed log (the log goes on to a commit
- * past it; see wal.c): SQLITE_IOERR_DATA, with the fault noted.
+ * A torn or uncommitted frame: SQLITE_OK, and SQLite is made to end the
+ * log there, as its checksum would have over the torn bytes.  Zeros
+ * alone would not do that: a page SQLite wrote as zeros (secure_delete
+ * frees pages so) would pass its checksum, and a frame whose image we
+ * cannot read would join the log.  A salt that differs from the
+ * header's never does, so the copy of the frame header SQLite gets has
+ * one.  A frame altered inside the committed log (the log goes on to a
+ * commit past it; see wal.c): SQLITE_IOERR_DATA, with the fault noted.
  */
 static int
-wal_bad_frame(struct cfile *f, sqlite3_int64 fo, const uint8_t *fh)
+wal_bad_frame(struct cfile *f, sqlite3_int64 fo, uint8_t *fh)
 {
 	uint8_t hdr[STORE_WAL_HDR];
 	struct store_wal_hdr h;
@@ -378,8 +382,10 @@ wal_bad_frame(struct cfile *f, sqlite3_int64 fo, const uint8_t *fh)
 
 	rc = real_read(f, hdr, sizeof(hdr), 0);
 	if (rc == SQLITE_IOERR_SHORT_READ || (rc == SQLITE_OK &&
-	    !store_wal_hdr_parse(hdr, &h)))
-		return SQLITE_OK;	/* SQLite ignores this log anyway */
+	    !store_wal_hdr_parse(hdr, &h))) {
+		fh[8] ^= 0xff;		/* SQLite ignores this log anyway */
+		return SQLITE_OK;
+	}
 	if (rc != SQLITE_OK)
 		return rc;
 	rc = store_wal_commit_follows(&h, f->vfs->key, f->vfs->file_id,
@@ -391,6 +397,7 @@ wal_bad_frame(struct cfile *f, sqlite3_int64 fo, const uint8_t *fh)
 		note_fault(f, get_be32(fh), fo + STORE_WAL_FRAME_HDR);
 		return SQLITE_IOERR_DATA;
 	}
+	fh[8] = (uint8_t)~h.salt[0];	/* never the header's salt-1 */
 	return SQLITE_OK;
 }
 
@@ -460,18 +467,10 @@ wal_read(struct cfile *f, uint8_t *out, int amt, sqlite3_int64 off)
 			if (store_page_open(f->vfs->key, f->vfs->file_id,
 			    pgno, STORE_KIND_WAL, out + (po - off),
 			    out + (po - off)) != 0) {
+				/* Torn or tampered?  Torn ends the log. */
 				rc2 = wal_bad_frame(f, fo, out + (fo - off));
 				if (rc2 != SQLITE_OK)
 					return rc2;
-				/*
-				 * Make SQLite end the log here.  Zeros alone
-				 * would not do: a page SQLite wrote as zeros
-				 * (secure_delete frees pages so) would pass
-				 * its checksum, and a frame whose image we
-				 * cannot read would join the log.  A salt
-				 * that differs from the header's never does.
-				 */
-				out[fo - off + 8] ^= 0xff;
 			}
 			continue;
 		}
