@@ -701,7 +701,8 @@ cli_broker_open(const struct cli_broker_args *ba, struct cli_engine_args *a,
 	    mode == STORE_MODE_SHARED, &err)) != CL_OK) {
 		memset(&v, 0, sizeof(v));
 		v.kind = POLICY_VERDICT_SEAL;
-		fprintf(stderr, "%s\n", policy_verdict_notice(&v));
+		if (seal == POLICY_SEAL_MODIFIED)
+			fprintf(stderr, "%s\n", policy_verdict_notice(&v));
 		r = fail(b, r, &err);
 		goto out;
 	}
