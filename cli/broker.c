@@ -706,7 +706,8 @@ cli_broker_open(const struct cli_broker_args *ba, struct cli_engine_args *a,
 		r = fail(b, r, &err);
 		goto out;
 	}
-	if (is_admin && b->have_policy && seal != POLICY_SEAL_OK)
+	if (is_admin && b->have_policy && seal != POLICY_SEAL_OK &&
+	    mode == STORE_MODE_SHARED)
 		fprintf(stderr, "cloister %s: note: the policy is %s; as the "
 		    "administrator you may run it, other profiles may not\n",
 		    b->cmd, seal == POLICY_SEAL_NONE ? "not sealed" :

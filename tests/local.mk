@@ -59,3 +59,8 @@ tests_check_jail_SOURCES = tests/check_jail.c
 tests_check_jail_CFLAGS = $(TEST_CFLAGS) $(SECCOMP_CFLAGS)
 tests_check_jail_LDADD = libengine_client.a libsandbox.a libutil.a \
 	$(SECCOMP_LIBS) $(TEST_LIBS)
+
+# The policy and the audit log applied by ask and chat to the jailed
+# engine's output, end to end (scripted models, temporary XDG dirs).
+dist_check_SCRIPTS += tests/e2e-policy.sh
+TESTS += tests/e2e-policy.sh
