@@ -62,5 +62,5 @@ tests_check_jail_LDADD = libengine_client.a libsandbox.a libutil.a \
 
 # The policy and the audit log applied by ask and chat to the jailed
 # engine's output, end to end (scripted models, temporary XDG dirs).
-dist_check_SCRIPTS += tests/e2e-policy.sh
-TESTS += tests/e2e-policy.sh
+dist_check_SCRIPTS += tests/e2e-policy.sh tests/e2e-audit.sh
+TESTS += tests/e2e-policy.sh tests/e2e-audit.sh
