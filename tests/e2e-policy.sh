@@ -143,6 +143,28 @@ policy '[default]\nsystem_prompt = "Be brief."\n'
 expect 0 ask --model "$t/hi.gguf" --system "And kind." hello
 same "Hi there, friend."
 
+# Hooks: the output hook sees the whole answer and may replace or block
+# it; the prompt hook may block the question.
+printf '#!/bin/sh\ncat >/dev/null\necho %s\n' \
+    "'{\"action\":\"replace\",\"text\":\"Replaced.\"}'" > "$t/replace"
+printf '#!/bin/sh\ncat >/dev/null\necho %s\n' \
+    "'{\"action\":\"block\",\"reason\":\"not today\"}'" > "$t/block"
+chmod +x "$t/replace" "$t/block"
+policy '[default]\noutput_hook = %s\n' "$t/replace"
+expect 0 ask --model "$t/a.gguf" hello
+same "Replaced."
+policy '[default]\noutput_hook = %s\n' "$t/block"
+expect 3 ask --model "$t/a.gguf" hello
+[ -s "$t/out" ] && fail "answer shown despite the output hook"
+grep -q "administrator's check did not let this answer" "$t/err" ||
+    fail "output hook notice"
+grep -q "not today" "$t/err" || fail "output hook reason"
+policy '[default]\nprompt_hook = %s\n' "$t/block"
+expect 3 ask --model "$t/a.gguf" hello
+[ -s "$t/out" ] && fail "answer to a question the hook blocked"
+grep -q "did not let this question through" "$t/err" ||
+    fail "prompt hook notice"
+
 # Models: only the listed SHA-256 may be used.
 hash=$(sha256sum "$t/hi.gguf" | cut -d' ' -f1)
 policy '[default]\nmodels = %s\n' "$hash"
