@@ -148,4 +148,13 @@ grep -q "intact" "$t/out" || fail "verify"
 expect 0 "$C" audit status </dev/null
 grep -q "awaiting the admin" "$t/out" || fail "status"
 grep -q " 0 awaiting" "$t/out" || fail "pending checkpoints not signed"
+# A kid's session leaves one pending; an administrator's session signs it
+# and its own.
+expect 0 ask --profile meta "Again?"
+expect 0 "$C" audit status </dev/null
+grep -q " 1 awaiting" "$t/out" || fail "kid session not pending"
+echo admin | expect 0 ask --admin --passphrase-fd 0 --profile meta "Again?"
+expect 0 "$C" audit status </dev/null
+grep -q " 0 awaiting" "$t/out" || fail "admin session left checkpoints"
+echo admin | expect 0 "$C" audit verify --passphrase-fd 0
 exit 0
