@@ -34,32 +34,32 @@
 #define HASH_CHUNK	(1u << 20)	/* bytes read at a time to hash */
 
 struct cli_broker {
-	const char			*cmd;
-	struct cli_engine_args		*a;
-	char				*profile;	/* the name in use */
-	struct policy			*pol;	/* never NULL once open */
-	const struct policy_profile	*pr;	/* borrowed from pol */
-	bool				 have_policy;	/* a file was read */
-	char				 policy_hash[65];	/* or "" */
-	char				 model_hash[65];	/* or "" */
-	int				 model_fd;
-	char				*store_dir;
-	struct store			*store;	/* NULL: not opened */
-	struct audit			*audit;	/* NULL: nothing logged */
-	bool				 in_session;
-	time_t				 test_now;	/* 0: real clock */
-	struct policy_clock		 clock;
-	struct policy_usage		 usage;
-	bool				 usage_mem;	/* usage is in memory */
-	struct engine_client		*c;
+	const char		*cmd;
+	struct cli_engine_args	*a;
+	char			*profile;	/* the name in use */
+	struct policy		*pol;		/* never NULL once open */
+	const struct policy_profile *pr;	/* borrowed from pol */
+	bool			 have_policy;	/* a file was read */
+	char			 policy_hash[65]; /* hex, or "" */
+	char			 model_hash[65]; /* hex, or "" */
+	int			 model_fd;
+	char			*store_dir;
+	struct store		*store;		/* NULL: not opened */
+	struct audit		*audit;		/* NULL: nothing logged */
+	bool			 in_session;
+	time_t			 test_now;	/* 0: the real clock */
+	struct policy_clock	 clock;
+	struct policy_usage	 usage;
+	bool			 usage_mem;	/* usage is in memory */
+	struct engine_client	*c;
 	/* The turn in progress. */
-	struct policy_filter		*f;
-	bool				 finished;
-	bool				 hook_blocked;
-	char				 hook_why[160];
-	struct cl_buf			 held;
-	char				*system;
-	size_t				 system_len;
+	struct policy_filter	*f;
+	bool			 finished;	/* the filter was flushed */
+	bool			 hook_blocked;	/* by the output hook */
+	char			 hook_why[160];
+	struct cl_buf		 held;		/* what the filter released */
+	char			*system;
+	size_t			 system_len;
 };
 
 /* ------------------------------------------------------------------ */

@@ -45,7 +45,7 @@ enum {
 	CLI_OPT_PIN_FD,
 	CLI_OPT_PASS_FD,
 	CLI_OPT_ADMIN,
-	CLI_OPT_BROKER_FREE		/* commands number their own from here */
+	CLI_OPT_BROKER_FREE		/* commands number theirs from here */
 };
 #define CLI_BROKER_LONGOPTS \
 	{ "profile", required_argument, NULL, CLI_OPT_PROFILE }, \
@@ -58,7 +58,8 @@ void	cli_broker_args_init(struct cli_broker_args *ba, const char *cmd);
  * Handle option `ch` if it is one of CLI_BROKER_LONGOPTS: 1 when handled,
  * 0 when not, -1 after printing a usage error.
  */
-int	cli_broker_option(struct cli_broker_args *ba, int ch, const char *arg);
+int	cli_broker_option(struct cli_broker_args *ba, int ch,
+	    const char *arg);
 
 struct cli_broker;
 

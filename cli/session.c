@@ -714,11 +714,15 @@ cli_turn(const struct cli_engine_args *a, const struct cli_hooks *h,
 		size_t shown = out->text.len;
 		int r2;
 
-		/* On a terminal, a notice goes on a line of its own. */
+		/*
+		 * On a terminal, a notice goes on a line of its own; the
+		 * newline joins out->text so that no second one follows
+		 * (if that append fails, one does: harmless).
+		 */
 		if (out->tty && shown > 0 &&
 		    out->text.data[shown - 1] != '\n' &&
 		    fputc('\n', out->f) != EOF)
-			r2 = cl_buf_append(&out->text, "\n", 1); /* best effort */
+			r2 = cl_buf_append(&out->text, "\n", 1);
 		fflush(out->f);
 		r2 = h->answer(h->arg, out->text.data != NULL ?
 		    out->text.data : "", shown, done, &e2);
