@@ -46,3 +46,12 @@ bench_policy_bench_LDADD = libpolicy.a libsandbox.a libutil.a $(SODIUM_LIBS) \
 	$(SECCOMP_LIBS) -lm
 CLEANFILES += bench/policy_bench
 bench: bench/policy_bench
+
+# Kernel throughput: GB/s of weights at decode (from DRAM), GFLOP/s at
+# prefill, per kernel variant, 1 and 2 threads.  Run: ./bench/kern_bench
+# (bench/README.md).
+EXTRA_PROGRAMS += bench/kern_bench
+bench_kern_bench_SOURCES = bench/kern_bench.c
+bench_kern_bench_LDADD = libengine.a libutil.a $(PTHREAD_LIBS)
+CLEANFILES += bench/kern_bench
+bench: bench/kern_bench

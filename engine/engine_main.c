@@ -46,13 +46,6 @@
 #include "engine/engine_impl.h"
 #include "engine/proto.h"
 #include "sandbox/sandbox.h"
-/*
- * XXX sandbox_impl.h for sandbox_test_set_unavailable() alone: the test
- * suite simulates a kernel without a layer (--test-unavailable).  The
- * hook can only make the jail weaker in ways the report and the broker's
- * attestation both show; FULL mode then refuses to start.
- */
-#include "sandbox/sandbox_impl.h"
 #include "util/util.h"
 
 #define EXIT_SHUTDOWN	0
@@ -722,6 +715,27 @@ out:
 /* ------------------------------------------------------------------ */
 /* 5. main                                                             */
 
+/*
+ * The engine's RLIMIT_AS: the model's mapping plus room for the context's
+ * caches (up to 128 KiB per token, far above any LFM2 model's KV), scratch,
+ * thread stacks and malloc arenas (4 GiB).  A hostile model or request
+ * cannot make the jailed engine reserve more.  Sanitizer builds reserve
+ * terabytes of shadow memory, so they run without the bound.
+ */
+static uint64_t
+address_space_bound(uint64_t model_size, uint32_t n_ctx)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	(void)model_size;
+	(void)n_ctx;
+	return 0;
+#else
+	uint64_t ctx = n_ctx != 0 ? n_ctx : 32768;
+
+	return model_size + (4ull << 30) + ctx * (128u << 10);
+#endif
+}
+
 int
 main(int argc, char **argv)
 {
@@ -845,6 +859,7 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	srv.model_size = (uint64_t)sb.st_size;
+	so.max_address_space = address_space_bound(srv.model_size, want_ctx);
 
 	/* The jail, before anything reads the model. */
 	keep[0] = (int)model_fd;

@@ -570,9 +570,9 @@ parse_tensor_infos(struct gguf *g, struct cur *c, uint64_t n_tensors)
 	return CL_OK;
 }
 
-/* qsort helper: tensors by offset. */
+/* cl_sort helper: tensors by offset. */
 static int
-cmp_offset(const void *a, const void *b)
+cmp_offset(const void *a, const void *b, void *arg)
 {
 	const struct gguf_tensor *x = *(const struct gguf_tensor *const *)a;
 	const struct gguf_tensor *y = *(const struct gguf_tensor *const *)b;
@@ -618,7 +618,7 @@ place_tensors(struct gguf *g, struct cl_err *err)
 		return cl_errf(err, CL_ENOMEM, "gguf: out of memory");
 	for (size_t i = 0; i < g->n_tensors; i++)
 		by_off[i] = &g->tensors[i];
-	qsort(by_off, g->n_tensors, sizeof(*by_off), cmp_offset);
+	cl_sort(by_off, g->n_tensors, sizeof(*by_off), cmp_offset, NULL);
 	for (size_t i = 1; i < g->n_tensors; i++) {
 		const struct gguf_tensor *a = by_off[i - 1], *b = by_off[i];
 

@@ -2,12 +2,13 @@
  * kern.h - the compute-kernel table: every matrix product of the forward
  * pass goes through one of these.
  *
- * A variant ("ref", "avx2", later "avx512", "neon") is a constant table
+ * A variant ("ref", "avx2", "avx512", later "neon") is a constant table
  * of function pointers.  kern_ref.c is the specification: plain scalar C,
  * weights dequantized in small chunks, activations kept in float.  SIMD
  * variants implement the same contracts and are tested against ref.
  *
- * Numerics: "avx2" quantizes activations as llama.cpp's CPU backend does
+ * Numerics: "avx2" and "avx512" quantize activations as llama.cpp's CPU
+ * backend does
  * (Q8_0 / Q8_1 / Q8_K, quant.h) and so agrees with ref only to within
  * that rounding (about 1e-3 relative per product).  Whole-model results
  * then track llama.cpp ("llamacpp" in the refvector JSON), while ref
@@ -70,18 +71,19 @@ struct kern_ops {
 
 /* `force` argument of kern_ops_select(). */
 enum {
-	KERN_AUTO = 0,		/* best variant for this CPU (ref for now) */
+	KERN_AUTO = 0,		/* best variant for this CPU and OS */
 	KERN_FORCE_REF = 1,	/* the scalar reference (tests, doctor) */
-	KERN_FORCE_AVX2 = 2	/* AVX2 + FMA + F16C, if supported */
-	/* later: KERN_FORCE_AVX512, KERN_FORCE_NEON */
+	KERN_FORCE_AVX2 = 2,	/* AVX2 + FMA + F16C, if supported */
+	KERN_FORCE_AVX512 = 3	/* AVX-512 F/BW/DQ/VL + VNNI, if supported */
+	/* later: KERN_FORCE_NEON */
 };
 
 /*
  * The kernel table for `force`.  The first call probes the CPU once
- * (under pthread_once; thread-safe).  KERN_AUTO returns the best variant
- * whose numerics the engine's tests accept, for now always ref (see
- * kern_select.c); KERN_FORCE_AVX2 returns avx2 where CPU and OS support
- * it.
+ * (under pthread_once; thread-safe).  KERN_AUTO returns the fastest
+ * variant the CPU and OS support: avx512, else avx2, else ref (see
+ * kern_select.c); KERN_FORCE_AVX2 / KERN_FORCE_AVX512 return that variant
+ * where CPU and OS support it.
  * Returns NULL when a forced variant is not available on this machine or
  * `force` is unknown.  The table is static: never freed.
  */
@@ -89,11 +91,5 @@ const struct kern_ops *kern_ops_select(unsigned force);
 
 /* The scalar reference table; never NULL. */
 const struct kern_ops *kern_ops_ref(void);
-
-/*
- * The AVX2 table (x86-64 builds only).  Calling its ops on a CPU without
- * AVX2, FMA and F16C faults: go through kern_ops_select(), which checks.
- */
-const struct kern_ops *kern_ops_avx2(void);
 
 #endif /* CLOISTER_KERN_H */

@@ -67,15 +67,23 @@ tests_check_proto_SOURCES = tests/check_proto.c
 tests_check_proto_CFLAGS = $(TEST_CFLAGS)
 tests_check_proto_LDADD = libengine.a libutil.a $(TEST_LIBS)
 
-# SIMD kernel tables: each file is compiled alone with its own -m flags so
+# SIMD kernels: each file is compiled alone with its own -m flags so
 # wide instructions never leak into generic code, and its objects are
-# added to libengine.a (kern_select.c only calls them after probing).
+# added to libengine.a (kern_select.c only calls them after probing
+# CPUID and XGETBV).  kern_act.c, the activation layouts they share, is
+# generic code.
+libengine_a_SOURCES += engine/kern_simd.h
+libengine_a_SOURCES += engine/kern_act.c
 if CPU_X86_64
-noinst_LIBRARIES += libkern_avx2.a
+noinst_LIBRARIES += libkern_avx2.a libkern_avx512.a
 libkern_avx2_a_SOURCES = engine/kern_avx2.c
 libkern_avx2_a_CFLAGS = $(AM_CFLAGS) -mavx2 -mfma -mf16c
-libengine_a_LIBADD = $(libkern_avx2_a_OBJECTS)
-libengine_a_DEPENDENCIES = $(libkern_avx2_a_OBJECTS)
+libkern_avx512_a_SOURCES = engine/kern_avx512.c
+libkern_avx512_a_CFLAGS = $(AM_CFLAGS) -mavx2 -mfma -mf16c -mavx512f \
+	-mavx512bw -mavx512dq -mavx512vl -mavx512vnni
+libengine_a_LIBADD = $(libkern_avx2_a_OBJECTS) $(libkern_avx512_a_OBJECTS)
+libengine_a_DEPENDENCIES = $(libkern_avx2_a_OBJECTS) \
+	$(libkern_avx512_a_OBJECTS)
 endif
 # cloister-engine: the jailed engine program.  Links the engine, the
 # sandbox and util only (never store, audit or policy).

@@ -24,8 +24,14 @@
 
 #include "engine/pool.h"
 
-/* Spin iterations before parking (each a pause instruction, ~tens of ns). */
-#define SPIN_LIMIT	(1 << 14)
+/*
+ * Idle workers spin (pause instructions, ~tens of ns each), then yield
+ * the CPU a number of times, then park.  Yielding matters when the
+ * machine is busier than the pool: a spinning worker would otherwise keep
+ * the thread that has the work from running.
+ */
+#define SPIN_LIMIT	(1 << 12)
+#define YIELD_LIMIT	(SPIN_LIMIT + 256)
 
 struct pool {
 	int			 n_threads;	/* workers + the caller */
@@ -69,6 +75,10 @@ wait_job(struct pool *p, unsigned long seen)
 			return g;
 		if (++spins < SPIN_LIMIT) {
 			cpu_relax();
+			continue;
+		}
+		if (spins < YIELD_LIMIT) {
+			sched_yield();
 			continue;
 		}
 		pthread_mutex_lock(&p->mu);
@@ -196,12 +206,12 @@ pool_run(struct pool *p, pool_fn fn, void *arg)
 
 	fn(arg, 0, p->n_threads);
 
-	/* Spin; yield now and then in case workers outnumber cores. */
+	/* Spin, then yield, in case the machine is busier than the pool. */
 	for (spins = 0; atomic_load(&p->pending) > 0; spins++) {
-		if (spins % 1024 == 1023)
-			sched_yield();
-		else
+		if (spins < SPIN_LIMIT)
 			cpu_relax();
+		else
+			sched_yield();
 	}
 }
 

@@ -171,6 +171,13 @@ cand_desc(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* cand_desc for cl_sort (qsort would call sysinfo inside the jail). */
+static int
+cand_desc_r(const void *a, const void *b, void *arg)
+{
+	return cand_desc(a, b);
+}
+
 static void
 apply_penalty(struct engine_sampler *s, float *logits,
     const int32_t *history, size_t n_history)
@@ -270,7 +277,7 @@ gather(struct engine_sampler *s, const float *logits, float *maxl)
 			}
 		}
 	}
-	qsort(c, n, sizeof(*c), cand_desc);
+	cl_sort(c, n, sizeof(*c), cand_desc_r, NULL);
 	return n;
 }
 

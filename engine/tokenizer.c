@@ -426,7 +426,7 @@ index_tokens(struct tokenizer *t, struct cl_err *err)
 			t->specials[t->n_specials++] = (int32_t)i;
 	}
 	if (t->n_specials > 0)
-		qsort_r(t->specials, t->n_specials, sizeof(*t->specials),
+		cl_sort(t->specials, t->n_specials, sizeof(*t->specials),
 		    cmp_special, t);
 	t->startoftext = tokenizer_find_token(t, "<|startoftext|>");
 	t->im_start = tokenizer_find_token(t, "<|im_start|>");

@@ -306,4 +306,14 @@ int	sandbox_attestation_check(const struct sandbox_attestation *a,
 	    enum sandbox_mode mode, const struct sandbox_report *claimed,
 	    struct cl_err *err) CL_WUR;
 
+/*
+ * Testing hook: layers in `mask` (SANDBOX_LAYER_BIT) behave as if the
+ * kernel did not offer them (status MISSING, "unavailable (test hook)"),
+ * so tests can prove that FULL mode fails closed and DEGRADED reports.
+ * It can only weaken what sandbox_enter() applies, visibly: the report and
+ * the broker's attestation both show the layer missing.  Process-global;
+ * call it before sandbox_enter(), single-threaded.
+ */
+void	sandbox_test_set_unavailable(unsigned mask);
+
 #endif /* CLOISTER_SANDBOX_H */

@@ -69,12 +69,6 @@ int	sandbox_landlock_apply(enum sandbox_profile profile,
 	    const char *const *read_paths, struct sandbox_layer_report *lr,
 	    int *abi_out, struct cl_err *err);
 
-/*
- * Testing hook: layers in `mask` (SANDBOX_LAYER_BIT) behave as if the
- * kernel did not offer them (status MISSING, "unavailable (test hook)").
- * Process-global; tests set it in a forked child.
- */
-void	sandbox_test_set_unavailable(unsigned mask);
 bool	sandbox_test_is_unavailable(enum sandbox_layer layer);
 
 /*

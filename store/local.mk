@@ -3,7 +3,6 @@ noinst_LIBRARIES += libstore.a
 libstore_a_SOURCES = store/store.h store/store_impl.h store/page.c \
 	store/vfs.c store/keyfile.c store/store.c
 libstore_a_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(SODIUM_CFLAGS)
-EXTRA_DIST += store/README-section.md store/cloister-store.mdoc-snippet
 
 check_PROGRAMS += tests/check_store
 TESTS += tests/check_store

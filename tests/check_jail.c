@@ -30,10 +30,26 @@ static char engine_path[4096];
 
 #define TEXT_SHORT	"The capital of France is Paris."
 #define TEXT_UTF8	"Caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac, na\xc3\xafve \xe2\x82\xac" "5."
-#define TEXT_LONG \
-	"one two three four five six seven eight nine ten eleven twelve " \
-	"thirteen fourteen fifteen sixteen seventeen eighteen nineteen " \
-	"twenty twenty-one twenty-two twenty-three twenty-four."
+/*
+ * A long answer (about 4000 bytes, hundreds of tokens) for the tests that
+ * interrupt one: the tiny scripted model writes a token in well under a
+ * millisecond, so a short answer can end before a CANCEL or a kill lands.
+ */
+static char text_very_long[4000];
+
+static const char *
+very_long_text(void)
+{
+	size_t pos = 0;
+	int i;
+
+	if (text_very_long[0] != '\0')
+		return text_very_long;
+	for (i = 1; pos + 8 < sizeof(text_very_long); i++)
+		pos += (size_t)snprintf(text_very_long + pos,
+		    sizeof(text_very_long) - pos, "%s%d", i > 1 ? " " : "", i);
+	return text_very_long;
+}
 
 static const char *
 builddir(void)
@@ -339,7 +355,7 @@ END_TEST
 
 START_TEST(test_client_cancel)
 {
-	const char *model = make_scripted(TEXT_LONG, "long.gguf");
+	const char *model = make_scripted(very_long_text(), "verylong.gguf");
 	struct cl_err err = CL_ERR_INIT;
 	struct collect cc = { CL_BUF_INIT, 0, 5, false, 0 };
 	struct engine_client_done done;
@@ -353,8 +369,8 @@ START_TEST(test_client_cancel)
 	ck_assert_int_eq(done.reason, PROTO_DONE_CANCEL);
 	ck_assert_int_eq(cc.n_tokens, 5);	/* nothing after the cancel */
 	ck_assert_uint_ge(done.n_gen, 5);
-	ck_assert_uint_lt(cc.text.len, strlen(TEXT_LONG));
-	ck_assert_int_eq(memcmp(cc.text.data, TEXT_LONG, cc.text.len), 0);
+	ck_assert_uint_lt(cc.text.len, strlen(very_long_text()));
+	ck_assert_int_eq(memcmp(cc.text.data, very_long_text(), cc.text.len), 0);
 
 	/* The engine goes on serving: the next answer is whole. */
 	cl_buf_reset(&cc.text);
@@ -362,8 +378,8 @@ START_TEST(test_client_cancel)
 	cc.cancel_after = -1;
 	ck_assert_int_eq(ask(c, "Count.", NULL, &cc, &done, &err), CL_OK);
 	ck_assert_int_eq(done.reason, PROTO_DONE_EOS);
-	ck_assert_uint_eq(cc.text.len, strlen(TEXT_LONG));
-	ck_assert_int_eq(memcmp(cc.text.data, TEXT_LONG, cc.text.len), 0);
+	ck_assert_uint_eq(cc.text.len, strlen(very_long_text()));
+	ck_assert_int_eq(memcmp(cc.text.data, very_long_text(), cc.text.len), 0);
 	engine_client_free(c);
 	cl_buf_release(&cc.text);
 }
@@ -403,7 +419,7 @@ END_TEST
 
 START_TEST(test_client_killed)
 {
-	const char *model = make_scripted(TEXT_LONG, "long.gguf");
+	const char *model = make_scripted(very_long_text(), "verylong.gguf");
 	struct cl_err err = CL_ERR_INIT;
 	struct collect cc = { CL_BUF_INIT, 0, 3, true, 0 };
 	struct engine_client_done done;
@@ -557,9 +573,38 @@ START_TEST(test_ask_exact)
 }
 END_TEST
 
+/*
+ * Sampling at a temperature sorts thousands of candidates.  glibc's qsort
+ * calls sysinfo(2) the first time it sorts 1 KiB or more, which the jail
+ * kills: the engine must not use it.  Same seed, same answer.  (Under
+ * AddressSanitizer qsort is intercepted and never asks, so this test only
+ * bites in uninstrumented builds, which is what CI and users run.)
+ */
+START_TEST(test_ask_sampled)
+{
+	char model[4096];
+	const char *src = getenv("CL_TOP_SRCDIR");
+	char *argv[] = { "cloister", "ask", "--model", model, "--temp", "0.8",
+	    "--top-k", "0", "--top-p", "1", "--min-p", "0", "-n", "8",
+	    "--seed", "3", "Tell", "me", "a", "story.", NULL };
+	struct cl_buf a = CL_BUF_INIT, b = CL_BUF_INIT, errb = CL_BUF_INIT;
+
+	snprintf(model, sizeof(model), "%s/tests/data/synth-tiny-s1-q4_0.gguf",
+	    src != NULL ? src : ".");
+	ck_assert_msg(run(argv, NULL, &a, &errb) == 0, "%s", errb.data);
+	ck_assert_msg(run(argv, NULL, &b, &errb) == 0, "%s", errb.data);
+	ck_assert_uint_gt(a.len, 0);
+	ck_assert_uint_eq(a.len, b.len);
+	ck_assert_int_eq(memcmp(a.data, b.data, a.len), 0);
+	cl_buf_release(&a);
+	cl_buf_release(&b);
+	cl_buf_release(&errb);
+}
+END_TEST
+
 START_TEST(test_ask_errors)
 {
-	const char *model = make_scripted(TEXT_LONG, "long.gguf");
+	const char *model = make_scripted(very_long_text(), "verylong.gguf");
 	char *argv[] = { "cloister", "ask", "--model", (char *)model,
 	    "--temp", "0", "Count.", NULL };
 	char *dg[] = { "cloister", "ask", "--model", (char *)model,
@@ -587,7 +632,7 @@ START_TEST(test_ask_errors)
 	cl_buf_reset(&out);
 	cl_buf_reset(&errb);
 	ck_assert_int_eq(run(dg, NULL, &out, &errb), 0);
-	ck_assert_uint_eq(out.len, strlen(TEXT_LONG));
+	ck_assert_uint_eq(out.len, strlen(very_long_text()));
 	ck_assert_msg(strstr(errb.data, "layer landlock missing") != NULL,
 	    "%s", errb.data);
 	unsetenv("CLOISTER_TEST_SANDBOX_UNAVAILABLE");
@@ -674,6 +719,26 @@ START_TEST(test_doctor_json)
 	(void)get(jail, "net_namespace", CL_JSON_BOOL);
 	layers = get(jail, "layers", CL_JSON_ARR);
 	ck_assert_uint_eq(layers->n, SANDBOX_N_LAYERS);
+#if !defined(__SANITIZE_ADDRESS__)
+	/* The address space is bounded (sanitizer builds cannot be). */
+	{
+		size_t i;
+		bool seen = false;
+
+		for (i = 0; i < layers->n; i++) {
+			const struct cl_json *l = &layers->items[i];
+
+			if (strcmp(get(l, "name", CL_JSON_STR)->str,
+			    "rlimits") != 0)
+				continue;
+			seen = true;
+			ck_assert_msg(strstr(get(l, "detail", CL_JSON_STR)->str,
+			    " MiB") != NULL, "%s",
+			    get(l, "detail", CL_JSON_STR)->str);
+		}
+		ck_assert(seen);
+	}
+#endif
 	ck_assert_str_eq(get(get(j, "model", CL_JSON_OBJ), "arch",
 	    CL_JSON_STR)->str, "lfm2");
 	/* Exit 0 exactly when whole. */
@@ -759,6 +824,7 @@ jail_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_ask_exact);
+	tcase_add_test(tc, test_ask_sampled);
 	tcase_add_test(tc, test_ask_errors);
 	tcase_add_test(tc, test_ask_config_file);
 	tcase_add_test(tc, test_chat_lines);

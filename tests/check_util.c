@@ -825,6 +825,42 @@ START_TEST(test_json_read_alloc_fail)
 }
 END_TEST
 
+static int
+cmp_int_r(const void *a, const void *b, void *arg)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	(*(int *)arg)++;
+	return x < y ? -1 : x > y;
+}
+
+/* cl_sort sorts; the result is checked against counting, not qsort. */
+START_TEST(test_sort)
+{
+	static int v[5000];
+	int counts[100] = { 0 }, calls = 0, i, k, n;
+	unsigned s = 7;
+
+	for (n = 0; n < 5000; n = n ? n * 3 : 1) {
+		memset(counts, 0, sizeof(counts));
+		for (i = 0; i < n; i++) {
+			s = s * 1103515245u + 12345u;
+			v[i] = (int)((s >> 16) % 100);
+			counts[v[i]]++;
+		}
+		cl_sort(v, (size_t)n, sizeof(v[0]), cmp_int_r, &calls);
+		for (i = 1; i < n; i++)
+			ck_assert_int_le(v[i - 1], v[i]);
+		for (i = 0, k = 0; k < 100; k++) {
+			while (counts[k]-- > 0)
+				ck_assert_int_eq(v[i++], k);
+		}
+	}
+	ck_assert_int_gt(calls, 0);
+	cl_sort(v, 0, sizeof(v[0]), cmp_int_r, &calls);	/* no-op */
+}
+END_TEST
+
 static Suite *
 util_suite(void)
 {
@@ -837,6 +873,7 @@ util_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("buffers");
 	tcase_add_test(tc, test_buf);
+	tcase_add_test(tc, test_sort);
 	tcase_add_test(tc, test_alloc_fail);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("utf8");

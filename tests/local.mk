@@ -64,3 +64,11 @@ tests_check_jail_LDADD = libengine_client.a libsandbox.a libutil.a \
 # engine's output, end to end (scripted models, temporary XDG dirs).
 dist_check_SCRIPTS += tests/e2e-policy.sh tests/e2e-audit.sh
 TESTS += tests/e2e-policy.sh tests/e2e-audit.sh
+
+# Every SIMD kernel variant the CPU runs against kern_ref and the
+# integer dot products quant_vec_dot_* (engine/kern_avx*.c).
+check_PROGRAMS += tests/check_kern_simd
+TESTS += tests/check_kern_simd
+tests_check_kern_simd_SOURCES = tests/check_kern_simd.c
+tests_check_kern_simd_CFLAGS = $(TEST_CFLAGS)
+tests_check_kern_simd_LDADD = libengine.a libutil.a $(TEST_LIBS)

@@ -695,7 +695,7 @@ out:
 }
 
 static int
-cmp_keyp(const void *a, const void *b)
+cmp_keyp(const void *a, const void *b, void *arg)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -722,7 +722,7 @@ check_dup_keys(struct parser *p, char **keys, size_t n, size_t obj_at)
 		if ((sorted = cl_calloc(n, sizeof(*sorted))) == NULL)
 			return nomem(p);
 		memcpy(sorted, keys, n * sizeof(*sorted));
-		qsort(sorted, n, sizeof(*sorted), cmp_keyp);
+		cl_sort(sorted, n, sizeof(*sorted), cmp_keyp, NULL);
 		for (i = 1; i < n && !dup; i++)
 			dup = strcmp(sorted[i - 1], sorted[i]) == 0;
 		cl_free(sorted);

@@ -1,6 +1,6 @@
 # util/: small shared helpers (errors, buffers, UTF-8, JSON, allocation).
 noinst_LIBRARIES += libutil.a
-libutil_a_SOURCES = util/util.h util/err.c util/alloc.c util/buf.c \
+libutil_a_SOURCES = util/util.h util/err.c util/alloc.c util/buf.c util/sort.c \
 	util/utf8.c util/json.c
 
 check_PROGRAMS += tests/check_util

@@ -296,6 +296,16 @@ int	cl_read_all(int fd, size_t max, char **out, size_t *len_out,
 int	cl_write_all(int fd, const void *p, size_t n, struct cl_err *err)
 	    CL_WUR;
 
+/*
+ * Sort n elements of `size` bytes in place by cmp(a, b, arg), like
+ * qsort_r(3) but in-place heapsort: O(n log n), no allocation, no system
+ * calls.  glibc's qsort asks sysconf(_SC_PHYS_PAGES) (the sysinfo system
+ * call) the first time it sorts 1 KiB or more, which the jailed engine's
+ * seccomp allowlist does not permit.  Not stable: give cmp a total order.
+ */
+void	cl_sort(void *base, size_t n, size_t size,
+	    int (*cmp)(const void *, const void *, void *), void *arg);
+
 /* Monotonic clock in seconds. */
 double	cl_now(void);
 

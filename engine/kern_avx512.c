@@ -1,0 +1,1024 @@
+/*
+ * kern_avx512.c - matmul and dot_f32 for x86-64 with AVX-512
+ * F/BW/DQ/VL, AVX512-VNNI and F16C (Zen 4, Ice Lake and later).
+ * Built alone, with those flags, into libkern_avx512.a; called only
+ * through the table kern_select.c hands out after checking CPUID and
+ * XGETBV.
+ *
+ * Divisions: helpers; one tile function per weight type; the row/token
+ * driver; the exported entry points.
+ *
+ * Method (what changed from kern_ref.c): activations arrive quantized as
+ * llama.cpp's vec_dot_type in the layouts of kern_simd.h; each weight
+ * block is unpacked once into registers and multiplied with VNNI
+ * (vpdpbusd: unsigned weights x signed activations, the weight offset
+ * folded into a precomputed per-block correction) or, for the K-quants,
+ * vpmaddubsw then vpdpwssd with the sub-block scales; block results are
+ * scaled in float.  A tile is RT weight rows x TT tokens: every weight
+ * block is decoded once per tile and reused for the TT tokens while in
+ * registers; decode (one token) streams the rows one after the other.
+ *
+ * Tolerance against quant_vec_dot_* (same integers, same scales): float
+ * summation order only, |diff| <= 1e-5 * sum over blocks of
+ * |block result| (the tests use this).  Against kern_ref (float
+ * activations): the activation rounding, at most 0.6 * d_block of each
+ * activation times |w|, summed (see tests/check_kern.c).  F32, F16 and
+ * BF16 weights: float summation order only (1e-5 relative to sum |w x|).
+ */
+#include "config.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "engine/kern_simd.h"
+#include "engine/quant.h"
+#include "util/util.h"
+
+#define AI	static inline __attribute__((always_inline))
+
+#define R4(x)	x, x, x, x
+#define R8(x)	R4(x), R4(x)
+#define R16(x)	R8(x), R8(x)
+
+/* Maximum tile shape; tiles use the top-left RT x TT corner. */
+#define MAXR	4
+#define MAXT	8
+
+/* ------------------------------------------------------------------ */
+/* Helpers */
+
+AI uint16_t
+ld_u16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+AI uint32_t
+ld_u32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+AI float
+f16_at(const uint8_t *p)
+{
+	return _cvtsh_ss(ld_u16(p));
+}
+
+/* The f16 at p + k * bsz for the nv (1..4) blocks k < nv, 0 beyond. */
+AI __m128
+f16x4(const uint8_t *p, size_t bsz, int nv)
+{
+	uint64_t v = ld_u16(p);
+
+	if (nv > 1)
+		v |= (uint64_t)ld_u16(p + bsz) << 16;
+	if (nv > 2)
+		v |= (uint64_t)ld_u16(p + 2 * bsz) << 32;
+	if (nv > 3)
+		v |= (uint64_t)ld_u16(p + 3 * bsz) << 48;
+	return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)v));
+}
+
+static const int32_t lanes4_idx[16] __attribute__((aligned(64))) = {
+	R4(0), R4(1), R4(2), R4(3)
+};
+static const int32_t lanes8_idx[2][16] __attribute__((aligned(64))) = {
+	{ R8(0), R8(1) }, { R8(2), R8(3) }
+};
+
+/* [v0 x4, v1 x4, v2 x4, v3 x4] */
+AI __m512
+spread4(__m128 v)
+{
+	return _mm512_permutexvar_ps(_mm512_load_si512(lanes4_idx),
+	    _mm512_castps128_ps512(v));
+}
+
+/* The 16 bytes at p + k * bsz side by side (k < nv; zero beyond). */
+AI __m512i
+ld4x16(const uint8_t *p, size_t bsz, int nv)
+{
+	__m512i z;
+
+	if (nv == 4) {
+		z = _mm512_castsi128_si512(_mm_loadu_si128((const void *)p));
+		z = _mm512_inserti32x4(z,
+		    _mm_loadu_si128((const void *)(p + bsz)), 1);
+		z = _mm512_inserti32x4(z,
+		    _mm_loadu_si128((const void *)(p + 2 * bsz)), 2);
+		return _mm512_inserti32x4(z,
+		    _mm_loadu_si128((const void *)(p + 3 * bsz)), 3);
+	}
+	z = _mm512_setzero_si512();
+	z = _mm512_inserti32x4(z, _mm_loadu_si128((const void *)p), 0);
+	if (nv > 1)
+		z = _mm512_inserti32x4(z,
+		    _mm_loadu_si128((const void *)(p + bsz)), 1);
+	if (nv > 2)
+		z = _mm512_inserti32x4(z,
+		    _mm_loadu_si128((const void *)(p + 2 * bsz)), 2);
+	return z;
+}
+
+/* The 32 bytes at p and, if two, at p + bsz, side by side. */
+AI __m512i
+ld2x32(const uint8_t *p, size_t bsz, int two)
+{
+	__m512i z = _mm512_castsi256_si512(
+	    _mm256_loadu_si256((const void *)p));
+
+	if (!two)
+		return _mm512_zextsi256_si512(_mm512_castsi512_si256(z));
+	return _mm512_inserti64x4(z, _mm256_loadu_si256(
+	    (const void *)(p + bsz)), 1);
+}
+
+/*
+ * Fifth bits of 4 Q5 blocks as byte masks in the kern_act_g4 order:
+ * *lo gets bits 0..15 of each qh (elements 0..15), *hi bits 16..31.
+ */
+AI void
+q5_masks(const uint8_t *p, size_t bsz, int nv, __mmask64 *lo, __mmask64 *hi)
+{
+	uint64_t l = 0, h = 0;
+	int k;
+
+	for (k = 0; k < 4; k++) {
+		if (k < nv) {
+			const uint32_t qh = ld_u32(p + k * bsz);
+
+			l |= (uint64_t)(qh & 0xffff) << (16 * k);
+			h |= (uint64_t)(qh >> 16) << (16 * k);
+		}
+	}
+	*lo = _cvtu64_mask64(l);
+	*hi = _cvtu64_mask64(h);
+}
+
+/*
+ * Q4_K / Q5_K packed 6-bit scales: bytes 0..7 = sc_0..7, 8..15 = m_0..7
+ * (lfm2-spec.md 2.3).
+ */
+AI __m128i
+k4_scales(const uint8_t *s)
+{
+	uint32_t u0 = ld_u32(s), u1 = ld_u32(s + 4), u2 = ld_u32(s + 8);
+	const uint32_t sc4 = (u2 & 0x0f0f0f0f) |
+	    (((u0 >> 6) & 0x03030303) << 4);
+	const uint32_t m4 = ((u2 >> 4) & 0x0f0f0f0f) |
+	    (((u1 >> 6) & 0x03030303) << 4);
+
+	return _mm_set_epi32((int)m4, (int)(u1 & 0x3f3f3f3f), (int)sc4,
+	    (int)(u0 & 0x3f3f3f3f));
+}
+
+/*
+ * vpshufb controls spreading the Q4_K sub-block scales (bytes 0..7 of
+ * k4_scales(), broadcast to every 128-bit lane) over the vpmaddubsw
+ * results: zero-extended words, sub-block a in the low 256 bits, b in
+ * the high (vpermw did the same at twice the cost on Zen 4).
+ */
+#define W2(a)	a, 0x80
+#define SH16(a)	W2(a), W2(a), W2(a), W2(a), W2(a), W2(a), W2(a), W2(a)
+#define SHK4(a, b)	{ SH16(a), SH16(a), SH16(b), SH16(b) }
+static const uint8_t k4_shuf[4][64] __attribute__((aligned(64))) = {
+	SHK4(0, 2), SHK4(1, 3), SHK4(4, 6), SHK4(5, 7)
+};
+static const uint16_t k6_idx[4][32] __attribute__((aligned(64))) = {
+	{ R8(0), R8(1), R8(2), R8(3) }, { R8(4), R8(5), R8(6), R8(7) },
+	{ R8(8), R8(9), R8(10), R8(11) }, { R8(12), R8(13), R8(14), R8(15) }
+};
+
+AI const void *
+act_at(const uint8_t *act, size_t ab, size_t t, size_t off)
+{
+	return act + t * ab + off;
+}
+
+/*
+ * Decode streams the weights once, from DRAM: ask for the lines PF_DIST
+ * bytes ahead of the block being read, which the hardware prefetcher
+ * alone fetches too late (+15-20% per thread; bench/README.md).
+ * Prefetches never fault, so running past the matrix is harmless.
+ */
+#ifndef PF_DIST
+#define PF_DIST	2048
+#endif
+
+AI void
+prefetch_ahead(const uint8_t *p, size_t len, int TT)
+{
+	size_t o;
+
+	if (TT != 1)
+		return;
+	for (o = 0; o < len; o += 64)
+		_mm_prefetch((const char *)p + PF_DIST + o, _MM_HINT_T0);
+}
+
+/* Tile arguments: rows [r, r + RT), tokens [t, t + TT). */
+#define TARGS	const uint8_t *w, size_t ws, size_t n, const uint8_t *act, \
+		size_t ab, float *y, size_t ldy, size_t r, size_t t
+#define TPASS	w, ws, n, act, ab, y, ldy, r, t
+
+AI void
+store_tile(__m512 acc[MAXR][MAXT], float *y, size_t ldy, size_t r,
+    size_t t, int RT, int TT)
+{
+	int i, j;
+
+	for (i = 0; i < RT; i++)
+		for (j = 0; j < TT; j++)
+			y[(t + j) * ldy + r + i] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+#define ZERO_TILE(acc, RT, TT) do {					\
+	int i_, j_;							\
+	for (i_ = 0; i_ < (RT); i_++)					\
+		for (j_ = 0; j_ < (TT); j_++)				\
+			(acc)[i_][j_] = _mm512_setzero_ps();		\
+} while (0)
+
+/* ------------------------------------------------------------------ */
+/* Legacy 32-element blocks, 4 blocks (one activation group) at a time */
+
+/*
+ * Q4_0 (18-byte blocks) and Q5_0 (22): offset weights; the act's c
+ * lanes hold -off * sum(q_a).  Q4_1 (20) and Q5_1 (24): the m * s term
+ * is one more FMA per block against the act's s lanes.
+ */
+AI void
+grp_q4q5(uint32_t wt, TARGS, size_t g, int nv, __m512 acc[MAXR][MAXT],
+    int RT, int TT)
+{
+	const size_t bsz = wt == GGML_TYPE_Q4_0 ? 18 : wt == GGML_TYPE_Q4_1 ?
+	    20 : wt == GGML_TYPE_Q5_0 ? 22 : 24;
+	const size_t qoff = wt == GGML_TYPE_Q4_0 ? 2 : wt == GGML_TYPE_Q4_1 ?
+	    4 : wt == GGML_TYPE_Q5_0 ? 6 : 8;
+	const int has_m = wt == GGML_TYPE_Q4_1 || wt == GGML_TYPE_Q5_1;
+	const int has_h = wt == GGML_TYPE_Q5_0 || wt == GGML_TYPE_Q5_1;
+	const __m512i m4 = _mm512_set1_epi8(0x0f);
+	const __m512i b4 = _mm512_set1_epi8(0x10);
+	__m512i lo[MAXR], hi[MAXR];
+	__m512 dw[MAXR], mw[MAXR];
+	int i, j;
+
+#pragma GCC unroll 4
+	for (i = 0; i < RT; i++) {
+		const uint8_t *b = w + (r + i) * ws + g * 4 * bsz;
+		const __m512i z = ld4x16(b + qoff, bsz, nv);
+
+		prefetch_ahead(b, 4 * bsz, TT);
+
+		lo[i] = _mm512_and_si512(z, m4);
+		hi[i] = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
+		if (has_h) {
+			__mmask64 kl, kh;
+
+			q5_masks(b + qoff - 4, bsz, nv, &kl, &kh);
+			lo[i] = _mm512_mask_add_epi8(lo[i], kl, lo[i], b4);
+			hi[i] = _mm512_mask_add_epi8(hi[i], kh, hi[i], b4);
+		}
+		dw[i] = spread4(f16x4(b, bsz, nv));
+		if (has_m)
+			mw[i] = spread4(f16x4(b + 2, bsz, nv));
+	}
+#pragma GCC unroll 8
+	for (j = 0; j < TT; j++) {
+		const struct kern_act_g4 *a = act_at(act, ab, t + j,
+		    g * sizeof(struct kern_act_g4));
+		const __m512i qa0 = _mm512_loadu_si512(a->qs);
+		const __m512i qa1 = _mm512_loadu_si512(a->qs + 64);
+		const __m512 da = _mm512_loadu_ps(a->d);
+		const __m512i c = has_m ? _mm512_setzero_si512() :
+		    _mm512_loadu_si512(a->c);
+
+#pragma GCC unroll 4
+		for (i = 0; i < RT; i++) {
+			__m512i s = _mm512_dpbusd_epi32(c, lo[i], qa0);
+
+			s = _mm512_dpbusd_epi32(s, hi[i], qa1);
+			acc[i][j] = _mm512_fmadd_ps(_mm512_mul_ps(
+			    _mm512_cvtepi32_ps(s), da), dw[i], acc[i][j]);
+			if (has_m)
+				acc[i][j] = _mm512_fmadd_ps(mw[i],
+				    _mm512_loadu_ps(a->s), acc[i][j]);
+		}
+	}
+}
+
+AI void
+tile_q4q5(uint32_t wt, TARGS, int RT, int TT)
+{
+	const size_t nb = n / QUANT_QK, full = nb / 4;
+	__m512 acc[MAXR][MAXT];
+	size_t g;
+
+	ZERO_TILE(acc, RT, TT);
+	for (g = 0; g < full; g++)
+		grp_q4q5(wt, TPASS, g, 4, acc, RT, TT);
+	if (nb % 4 != 0)
+		grp_q4q5(wt, TPASS, full, (int)(nb % 4), acc, RT, TT);
+	store_tile(acc, y, ldy, r, t, RT, TT);
+}
+
+AI void
+tile_q4_0(TARGS, int RT, int TT)
+{
+	tile_q4q5(GGML_TYPE_Q4_0, TPASS, RT, TT);
+}
+
+AI void
+tile_q4_1(TARGS, int RT, int TT)
+{
+	tile_q4q5(GGML_TYPE_Q4_1, TPASS, RT, TT);
+}
+
+AI void
+tile_q5_0(TARGS, int RT, int TT)
+{
+	tile_q4q5(GGML_TYPE_Q5_0, TPASS, RT, TT);
+}
+
+AI void
+tile_q5_1(TARGS, int RT, int TT)
+{
+	tile_q4q5(GGML_TYPE_Q5_1, TPASS, RT, TT);
+}
+
+/*
+ * Q8_0 (34-byte blocks): the signed weights biased by +128 (xor 0x80)
+ * for vpdpbusd; the act's c lanes hold -128 * sum(q_a).
+ */
+AI void
+grp_q8_0(TARGS, size_t g, int nv, __m512 acc[MAXR][MAXT], int RT, int TT)
+{
+	const __m512i bias = _mm512_set1_epi8((char)0x80);
+	__m512i w0[MAXR], w1[MAXR];
+	__m512 d0[MAXR], d1[MAXR];
+	int i, j;
+
+#pragma GCC unroll 4
+	for (i = 0; i < RT; i++) {
+		const uint8_t *b = w + (r + i) * ws + g * 4 * 34;
+		const __m512 d = _mm512_castps128_ps512(f16x4(b, 34, nv));
+
+		prefetch_ahead(b, 4 * 34, TT);
+
+		w0[i] = _mm512_xor_si512(ld2x32(b + 2, 34, nv > 1), bias);
+		w1[i] = nv > 2 ? _mm512_xor_si512(ld2x32(b + 2 + 68, 34,
+		    nv > 3), bias) : _mm512_setzero_si512();
+		d0[i] = _mm512_permutexvar_ps(
+		    _mm512_load_si512(lanes8_idx[0]), d);
+		d1[i] = _mm512_permutexvar_ps(
+		    _mm512_load_si512(lanes8_idx[1]), d);
+	}
+#pragma GCC unroll 8
+	for (j = 0; j < TT; j++) {
+		const struct kern_act_q8 *a = act_at(act, ab, t + j,
+		    g * sizeof(struct kern_act_q8));
+		const __m512i qa0 = _mm512_loadu_si512(a->qs);
+		const __m512i qa1 = _mm512_loadu_si512(a->qs + 64);
+		const __m512i c0 = _mm512_loadu_si512(a->c);
+		const __m512i c1 = _mm512_loadu_si512(a->c + 16);
+		const __m512 da0 = _mm512_loadu_ps(a->d);
+		const __m512 da1 = _mm512_loadu_ps(a->d + 16);
+
+#pragma GCC unroll 4
+		for (i = 0; i < RT; i++) {
+			const __m512i s0 = _mm512_dpbusd_epi32(c0, w0[i], qa0);
+			const __m512i s1 = _mm512_dpbusd_epi32(c1, w1[i], qa1);
+
+			acc[i][j] = _mm512_fmadd_ps(_mm512_mul_ps(
+			    _mm512_cvtepi32_ps(s0), da0), d0[i], acc[i][j]);
+			acc[i][j] = _mm512_fmadd_ps(_mm512_mul_ps(
+			    _mm512_cvtepi32_ps(s1), da1), d1[i], acc[i][j]);
+		}
+	}
+}
+
+AI void
+tile_q8_0(TARGS, int RT, int TT)
+{
+	const size_t nb = n / QUANT_QK, full = nb / 4;
+	__m512 acc[MAXR][MAXT];
+	size_t g;
+
+	ZERO_TILE(acc, RT, TT);
+	for (g = 0; g < full; g++)
+		grp_q8_0(TPASS, g, 4, acc, RT, TT);
+	if (nb % 4 != 0)
+		grp_q8_0(TPASS, full, (int)(nb % 4), acc, RT, TT);
+	store_tile(acc, y, ldy, r, t, RT, TT);
+}
+
+/* ------------------------------------------------------------------ */
+/* K-quants, one 256-element super-block at a time */
+
+/*
+ * Q4_K (144-byte blocks) and Q5_K (176): vpmaddubsw of the 4/5-bit
+ * weights with the activations, vpdpwssd with the sub-block scales;
+ * the mins term is one vpmaddwd of m_j with the act's sub-block sums.
+ */
+AI void
+tile_q4q5_k(uint32_t wt, TARGS, int RT, int TT)
+{
+	const size_t bsz = wt == GGML_TYPE_Q4_K ? 144 : 176;
+	const size_t qoff = wt == GGML_TYPE_Q4_K ? 16 : 48;
+	const size_t nb = n / QUANT_QK_K;
+	const __m512i m4 = _mm512_set1_epi8(0x0f);
+	const __m512i b4 = _mm512_set1_epi8(0x10);
+	__m512 acc[MAXR][MAXT];
+	__m128 accm[MAXR][MAXT];
+	size_t sb;
+	int i, j, k;
+
+	ZERO_TILE(acc, RT, TT);
+	for (i = 0; i < RT; i++)
+		for (j = 0; j < TT; j++)
+			accm[i][j] = _mm_setzero_ps();
+	for (sb = 0; sb < nb; sb++) {
+		__m512i q[MAXR][4], sc[MAXR][4];
+		__m128i mn[MAXR];
+		float d[MAXR], dmin[MAXR];
+
+#pragma GCC unroll 4
+		for (i = 0; i < RT; i++) {
+			const uint8_t *b = w + (r + i) * ws + sb * bsz;
+			const __m512i z0 = _mm512_loadu_si512(b + qoff);
+			const __m512i z1 = _mm512_loadu_si512(b + qoff + 64);
+			const __m128i s8 = k4_scales(b + 4);
+			const __m512i sw = _mm512_broadcast_i32x4(s8);
+
+			prefetch_ahead(b, bsz, TT);
+
+			d[i] = f16_at(b);
+			dmin[i] = f16_at(b + 2);
+			mn[i] = _mm_cvtepu8_epi16(_mm_srli_si128(s8, 8));
+			q[i][0] = _mm512_and_si512(z0, m4);
+			q[i][1] = _mm512_and_si512(_mm512_srli_epi16(z0, 4), m4);
+			q[i][2] = _mm512_and_si512(z1, m4);
+			q[i][3] = _mm512_and_si512(_mm512_srli_epi16(z1, 4), m4);
+			if (wt == GGML_TYPE_Q5_K) {
+				const __m256i h = _mm256_loadu_si256(
+				    (const void *)(b + 16));
+				const __m512i hh = _mm512_inserti64x4(
+				    _mm512_castsi256_si512(h),
+				    _mm256_srli_epi16(h, 2), 1);
+
+				q[i][0] = _mm512_or_si512(q[i][0],
+				    _mm512_and_si512(_mm512_slli_epi16(hh, 4),
+				    b4));
+				q[i][1] = _mm512_or_si512(q[i][1],
+				    _mm512_and_si512(_mm512_slli_epi16(hh, 3),
+				    b4));
+				q[i][2] = _mm512_or_si512(q[i][2],
+				    _mm512_and_si512(hh, b4));
+				q[i][3] = _mm512_or_si512(q[i][3],
+				    _mm512_and_si512(_mm512_srli_epi16(hh, 1),
+				    b4));
+			}
+#pragma GCC unroll 4
+			for (k = 0; k < 4; k++)
+				sc[i][k] = _mm512_shuffle_epi8(sw,
+				    _mm512_load_si512(k4_shuf[k]));
+		}
+#pragma GCC unroll 8
+		for (j = 0; j < TT; j++) {
+			const struct kern_act_k *a = act_at(act, ab, t + j,
+			    sb * sizeof(struct kern_act_k));
+			const __m128i bs = _mm_loadu_si128((const void *)a->bs);
+
+#pragma GCC unroll 4
+			for (i = 0; i < RT; i++) {
+				__m512i s = _mm512_setzero_si512();
+				__m128 m;
+
+#pragma GCC unroll 4
+				for (k = 0; k < 4; k++)
+					s = _mm512_dpwssd_epi32(s,
+					    _mm512_maddubs_epi16(q[i][k],
+					    _mm512_loadu_si512(a->qs + 64 * k)),
+					    sc[i][k]);
+				m = _mm_cvtepi32_ps(_mm_madd_epi16(mn[i], bs));
+				acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
+				    _mm512_set1_ps(d[i] * a->d), acc[i][j]);
+				accm[i][j] = _mm_fmadd_ps(m,
+				    _mm_set1_ps(-dmin[i] * a->d), accm[i][j]);
+			}
+		}
+	}
+	/*
+	 * The mins apart, summed last, as llama.cpp and quant_vec_dot do:
+	 * folding them into the lanes changed rounding enough to flip MoE
+	 * routing choices in the Q4_K_M conformance model.
+	 */
+	for (i = 0; i < RT; i++)
+		for (j = 0; j < TT; j++) {
+			__m128 v = accm[i][j];
+
+			v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+			v = _mm_add_ss(v, _mm_movehdup_ps(v));
+			y[(t + j) * ldy + r + i] = _mm512_reduce_add_ps(
+			    acc[i][j]) + _mm_cvtss_f32(v);
+		}
+}
+
+AI void
+tile_q4_k(TARGS, int RT, int TT)
+{
+	tile_q4q5_k(GGML_TYPE_Q4_K, TPASS, RT, TT);
+}
+
+AI void
+tile_q5_k(TARGS, int RT, int TT)
+{
+	tile_q4q5_k(GGML_TYPE_Q5_K, TPASS, RT, TT);
+}
+
+/*
+ * Q6_K (210-byte blocks): 6-bit q kept unsigned (0..63); the -32 offset
+ * is -32 * sum_g scale_g * bsums_g, one more vpdpwssd of the act's bsums
+ * with -32 * scales.
+ */
+AI void
+tile_q6_k(TARGS, int RT, int TT)
+{
+	const size_t nb = n / QUANT_QK_K;
+	const __m512i m4 = _mm512_set1_epi8(0x0f);
+	const __m512i m30 = _mm512_set1_epi8(0x30);
+	__m512 acc[MAXR][MAXT];
+	size_t sb;
+	int i, j, k, h;
+
+	ZERO_TILE(acc, RT, TT);
+	for (sb = 0; sb < nb; sb++) {
+		__m512i q[MAXR][4], sc[MAXR][4], corr[MAXR];
+		float d[MAXR];
+
+#pragma GCC unroll 4
+		for (i = 0; i < RT; i++) {
+			const uint8_t *b = w + (r + i) * ws + sb * 210;
+			const __m512i sw = _mm512_castsi256_si512(
+			    _mm256_cvtepi8_epi16(_mm_loadu_si128(
+			    (const void *)(b + 192))));
+
+			prefetch_ahead(b, 210, TT);
+
+			d[i] = f16_at(b + 208);
+#pragma GCC unroll 2
+			for (h = 0; h < 2; h++) {
+				const __m512i l = _mm512_loadu_si512(b + 64 * h);
+				const __m256i qh = _mm256_loadu_si256(
+				    (const void *)(b + 128 + 32 * h));
+				const __m512i hh = _mm512_inserti64x4(
+				    _mm512_castsi256_si512(qh),
+				    _mm256_srli_epi16(qh, 2), 1);
+
+				q[i][2 * h] = _mm512_or_si512(
+				    _mm512_and_si512(l, m4), _mm512_and_si512(
+				    _mm512_slli_epi16(hh, 4), m30));
+				q[i][2 * h + 1] = _mm512_or_si512(
+				    _mm512_and_si512(_mm512_srli_epi16(l, 4),
+				    m4), _mm512_and_si512(hh, m30));
+			}
+#pragma GCC unroll 4
+			for (k = 0; k < 4; k++)
+				sc[i][k] = _mm512_permutexvar_epi16(
+				    _mm512_load_si512(k6_idx[k]), sw);
+			corr[i] = _mm512_zextsi256_si512(_mm256_slli_epi16(
+			    _mm512_castsi512_si256(sw), 5));
+		}
+#pragma GCC unroll 8
+		for (j = 0; j < TT; j++) {
+			const struct kern_act_k *a = act_at(act, ab, t + j,
+			    sb * sizeof(struct kern_act_k));
+			/* bs[16] then d and padding; times 0 above word 15. */
+			const __m512i bs = _mm512_loadu_si512(a->bs);
+
+#pragma GCC unroll 4
+			for (i = 0; i < RT; i++) {
+				__m512i s = _mm512_setzero_si512();
+
+#pragma GCC unroll 4
+				for (k = 0; k < 4; k++)
+					s = _mm512_dpwssd_epi32(s,
+					    _mm512_maddubs_epi16(q[i][k],
+					    _mm512_loadu_si512(a->qs + 64 * k)),
+					    sc[i][k]);
+				s = _mm512_sub_epi32(s,
+				    _mm512_madd_epi16(bs, corr[i]));
+				acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
+				    _mm512_set1_ps(d[i] * a->d), acc[i][j]);
+			}
+		}
+	}
+	store_tile(acc, y, ldy, r, t, RT, TT);
+}
+
+/* ------------------------------------------------------------------ */
+/* Float weights: F32, F16 (F16C), BF16 (shift into the high half) */
+
+AI __m512
+ld_w16(uint32_t wt, const uint8_t *p, __mmask16 k, int masked)
+{
+	if (wt == GGML_TYPE_F32)
+		return masked ? _mm512_maskz_loadu_ps(k, p) :
+		    _mm512_loadu_ps(p);
+	__m256i h = masked ? _mm256_maskz_loadu_epi16(k, p) :
+	    _mm256_loadu_si256((const void *)p);
+	if (wt == GGML_TYPE_F16)
+		return _mm512_cvtph_ps(h);
+	return _mm512_castsi512_ps(_mm512_slli_epi32(
+	    _mm512_cvtepu16_epi32(h), 16));
+}
+
+AI void
+chunk_f(uint32_t wt, TARGS, size_t e, __mmask16 km, int masked,
+    __m512 acc[MAXR][MAXT], int RT, int TT)
+{
+	const size_t es = wt == GGML_TYPE_F32 ? 4 : 2;
+	__m512 wv[MAXR];
+	int i, j;
+
+#pragma GCC unroll 4
+	for (i = 0; i < RT; i++) {
+		wv[i] = ld_w16(wt, w + (r + i) * ws + e * es, km, masked);
+		prefetch_ahead(w + (r + i) * ws + e * es, 16 * es, TT);
+	}
+#pragma GCC unroll 8
+	for (j = 0; j < TT; j++) {
+		const float *x = act_at(act, ab, t + j, e * sizeof(float));
+		/* The act row is zero-padded to 64 bytes: no mask needed. */
+		const __m512 xv = _mm512_loadu_ps(x);
+
+#pragma GCC unroll 4
+		for (i = 0; i < RT; i++)
+			acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
+	}
+}
+
+AI void
+tile_float(uint32_t wt, TARGS, int RT, int TT)
+{
+	__m512 acc[MAXR][MAXT];
+	size_t e;
+
+	ZERO_TILE(acc, RT, TT);
+	for (e = 0; e + 16 <= n; e += 16)
+		chunk_f(wt, TPASS, e, 0xffff, 0, acc, RT, TT);
+	if (e < n)
+		chunk_f(wt, TPASS, e, (__mmask16)((1u << (n - e)) - 1), 1,
+		    acc, RT, TT);
+	store_tile(acc, y, ldy, r, t, RT, TT);
+}
+
+AI void
+tile_f32(TARGS, int RT, int TT)
+{
+	tile_float(GGML_TYPE_F32, TPASS, RT, TT);
+}
+
+AI void
+tile_f16(TARGS, int RT, int TT)
+{
+	tile_float(GGML_TYPE_F16, TPASS, RT, TT);
+}
+
+AI void
+tile_bf16(TARGS, int RT, int TT)
+{
+	tile_float(GGML_TYPE_BF16, TPASS, RT, TT);
+}
+
+/* ------------------------------------------------------------------ */
+/* Driver */
+
+/*
+ * Tokens [0, n_tok) of rows [r, r + RT) in tiles of TTP, then 4, 2, 1.
+ * Each tile re-reads its RT weight rows, from L1 after the first.
+ */
+#define TOKENS(TILE, RT, TTP) do {					\
+	size_t t = 0;							\
+	if ((TTP) == 8)							\
+		for (; t + 8 <= n_tok; t += 8)				\
+			TILE(TPASS, RT, 8);				\
+	for (; t + 4 <= n_tok; t += 4)					\
+		TILE(TPASS, RT, 4);					\
+	if (n_tok - t >= 2) {						\
+		TILE(TPASS, RT, 2);					\
+		t += 2;							\
+	}								\
+	if (n_tok - t >= 1)						\
+		TILE(TPASS, RT, 1);					\
+} while (0)
+
+/*
+ * Rows [r0, r1): decode (one token) row by row, so the weights are one
+ * sequential stream the hardware prefetcher follows (tiles of 4 rows
+ * read 4 short interleaved streams and ran 3x slower from DRAM:
+ * bench/README.md); prefill RTP rows x TTP tokens, RTP and TTP chosen per
+ * type so a tile's weights and accumulators fit in the 32 registers.
+ */
+#define DRIVE(TILE, RTP, TTP) do {					\
+	size_t r = r0;							\
+	if (n_tok == 1) {						\
+		const size_t t = 0;					\
+		for (; r < r1; r++)					\
+			TILE(TPASS, 1, 1);				\
+		break;							\
+	}								\
+	for (; r + (RTP) <= r1; r += (RTP))				\
+		TOKENS(TILE, RTP, TTP);					\
+	for (; r < r1; r++)						\
+		TOKENS(TILE, 1, TTP);					\
+} while (0)
+
+#define MATMUL(NAME, TILE, RTP, TTP)				\
+static void								\
+NAME(const uint8_t *w, size_t ws, size_t n, const uint8_t *act,		\
+    size_t ab, size_t n_tok, float *y, size_t ldy, size_t r0, size_t r1) \
+{									\
+	DRIVE(TILE, RTP, TTP);					\
+}
+
+MATMUL(mm_q4_0, tile_q4_0, 2, 8)
+MATMUL(mm_q4_1, tile_q4_1, 2, 8)
+MATMUL(mm_q5_0, tile_q5_0, 2, 8)
+MATMUL(mm_q5_1, tile_q5_1, 1, 8)
+MATMUL(mm_q8_0, tile_q8_0, 2, 4)
+MATMUL(mm_q4_k, tile_q4_k, 1, 8)
+MATMUL(mm_q5_k, tile_q5_k, 1, 8)
+MATMUL(mm_q6_k, tile_q6_k, 1, 8)
+MATMUL(mm_f32, tile_f32, 4, 4)
+MATMUL(mm_f16, tile_f16, 4, 4)
+MATMUL(mm_bf16, tile_bf16, 4, 4)
+
+/* ------------------------------------------------------------------ */
+/* Activation preparation: the kern_simd.h layouts, vectorized */
+
+/*
+ * Quantize 32 floats as quant.c's q8_block() does: amax = max |x|,
+ * d = amax / 127, q = round-half-even(x * (127 / amax)) clamped to
+ * [-127, 127] (vcvtps2dq rounds half to even under the default MXCSR,
+ * as the reference's 1.5 * 2^23 trick does).  Bit-identical for finite
+ * x; non-finite x give unspecified quants.  Returns d, stores the 32 q
+ * as two 16-byte halves and their sum.
+ */
+AI float
+q8_block32(const float *x, __m128i *q0, __m128i *q1, int *sum)
+{
+	const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+	const float amax = _mm512_reduce_max_ps(_mm512_max_ps(
+	    _mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+	const float d = amax / 127.0f;
+	const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+	const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+	const __m512i i0 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(
+	    _mm512_mul_ps(v0, _mm512_set1_ps(id)), lo), hi));
+	const __m512i i1 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(
+	    _mm512_mul_ps(v1, _mm512_set1_ps(id)), lo), hi));
+
+	*q0 = _mm512_cvtepi32_epi8(i0);
+	*q1 = _mm512_cvtepi32_epi8(i1);
+	*sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+	return d;
+}
+
+static void
+act_g4(uint32_t wt, const float *x, struct kern_act_g4 *g, size_t n)
+{
+	const int off = wt == GGML_TYPE_Q4_0 ? 8 : wt == GGML_TYPE_Q5_0 ?
+	    16 : 0;
+	const int q81 = wt == GGML_TYPE_Q4_1 || wt == GGML_TYPE_Q5_1;
+	const size_t nb = n / QUANT_QK;
+	size_t b;
+
+	for (b = 0; b < nb; b++, x += QUANT_QK) {
+		struct kern_act_g4 *a = g + b / 4;
+		const int k = (int)(b % 4);
+		__m128i q0, q1;
+		int sum;
+		const float d = q8_block32(x, &q0, &q1, &sum);
+		const uint16_t d16 = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+
+		if (k == 0)
+			memset(a, 0, sizeof(*a));
+		_mm_storeu_si128((void *)(a->qs + 16 * k), q0);
+		_mm_storeu_si128((void *)(a->qs + 64 + 16 * k), q1);
+		_mm_storeu_ps(a->d + 4 * k, _mm_set1_ps(_cvtsh_ss(d16)));
+		a->c[4 * k] = -off * sum;
+		if (q81)
+			a->s[4 * k] = _cvtsh_ss(_cvtss_sh(d * (float)sum,
+			    _MM_FROUND_TO_NEAREST_INT));
+	}
+}
+
+static void
+act_q8(const float *x, struct kern_act_q8 *g, size_t n)
+{
+	const size_t nb = n / QUANT_QK;
+	size_t b;
+
+	for (b = 0; b < nb; b++, x += QUANT_QK) {
+		struct kern_act_q8 *a = g + b / 4;
+		const int k = (int)(b % 4);
+		__m128i q0, q1;
+		int sum;
+		const float d = q8_block32(x, &q0, &q1, &sum);
+		const uint16_t d16 = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+
+		if (k == 0)
+			memset(a, 0, sizeof(*a));
+		_mm_storeu_si128((void *)(a->qs + 32 * k), q0);
+		_mm_storeu_si128((void *)(a->qs + 32 * k + 16), q1);
+		_mm256_storeu_ps(a->d + 8 * k, _mm256_set1_ps(_cvtsh_ss(d16)));
+		a->c[8 * k] = -128 * sum;
+	}
+}
+
+/*
+ * Q8_K as quant_quantize_row_q8_k(): xm = the x of largest |x|, first
+ * on ties; iscale = -127 / xm; q = round-half-even(iscale x) clamped to
+ * [-128, 127]; d = 1 / iscale; all zero when xm = 0.  Each 16-float
+ * vector is one bsums group.
+ */
+static void
+act_k(uint32_t wt, const float *x, struct kern_act_k *a, size_t n)
+{
+	static const int order[8] = { 0, 2, 1, 3, 4, 6, 5, 7 };
+	const size_t nb = n / QUANT_QK_K;
+	size_t b;
+	int c;
+
+	for (b = 0; b < nb; b++, a++, x += QUANT_QK_K) {
+		__m512 m = _mm512_setzero_ps(), vam;
+		int bsum[16], first = -1;
+		float amax, iscale;
+
+		memset(a, 0, sizeof(*a));
+		for (c = 0; c < 16; c++)
+			m = _mm512_max_ps(m, _mm512_abs_ps(
+			    _mm512_loadu_ps(x + 16 * c)));
+		amax = _mm512_reduce_max_ps(m);
+		if (amax == 0.0f)
+			continue;
+		vam = _mm512_set1_ps(amax);
+		for (c = 0; c < 16 && first < 0; c++) {
+			const __mmask16 e = _mm512_cmp_ps_mask(_mm512_abs_ps(
+			    _mm512_loadu_ps(x + 16 * c)), vam, _CMP_EQ_OQ);
+
+			if (e != 0)
+				first = 16 * c + __builtin_ctz(e);
+		}
+		if (first < 0)
+			continue;	/* NaN: unspecified, left zero */
+		iscale = -127.0f / x[first];
+		a->d = 1 / iscale;
+		for (c = 0; c < 16; c++) {
+			const __m512i q = _mm512_cvtps_epi32(_mm512_min_ps(
+			    _mm512_max_ps(_mm512_mul_ps(_mm512_loadu_ps(
+			    x + 16 * c), _mm512_set1_ps(iscale)),
+			    _mm512_set1_ps(-128.0f)), _mm512_set1_ps(127.0f)));
+			/* Q4_K, Q5_K: 32-element sub-blocks in `order`. */
+			const int sbk = c / 2, pos = wt == GGML_TYPE_Q6_K ?
+			    16 * c : 32 * order[sbk] + 16 * (c % 2);
+
+			_mm_storeu_si128((void *)(a->qs + pos),
+			    _mm512_cvtepi32_epi8(q));
+			bsum[c] = _mm512_reduce_add_epi32(q);
+		}
+		for (c = 0; c < 16; c++) {
+			if (wt == GGML_TYPE_Q6_K)
+				a->bs[c] = (int16_t)bsum[c];
+			else if (c < 8)
+				a->bs[c] = (int16_t)(bsum[2 * c] +
+				    bsum[2 * c + 1]);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Entry points */
+
+void
+kern_avx512_matmul(uint32_t wtype, const void *w, size_t w_stride,
+    size_t n, const void *act, size_t n_tok, float *y, size_t ldy,
+    size_t r0, size_t r1)
+{
+	const struct ggml_type_info *ti = ggml_type_info(wtype);
+	const size_t ab = kern_simd_act_bytes(wtype, n);
+
+	if (ti == NULL || n % ti->blck_elems != 0)
+		CL_BUG("kern: bad matmul shape");
+	if (r0 >= r1 || n_tok == 0 || n == 0)
+		return;
+	switch (wtype) {
+	case GGML_TYPE_Q4_0:
+		mm_q4_0(w, w_stride, n, act, ab, n_tok, y, ldy, r0, r1);
+		break;
+	case GGML_TYPE_Q4_1:
+		mm_q4_1(w, w_stride, n, act, ab, n_tok, y, ldy, r0, r1);
+		break;
+	case GGML_TYPE_Q5_0:
+		mm_q5_0(w, w_stride, n, act, ab, n_tok, y, ldy, r0, r1);
+		break;
+	case GGML_TYPE_Q5_1:
+		mm_q5_1(w, w_stride, n, act, ab, n_tok, y, ldy, r0, r1);
+		break;
+	case GGML_TYPE_Q8_0:
+		mm_q8_0(w, w_stride, n, act, ab, n_tok, y, ldy, r0, r1);
+		break;
+	case GGML_TYPE_Q4_K:
+		mm_q4_k(w, w_stride, n, act, ab, n_tok, y, ldy, r0, r1);
+		break;
+	case GGML_TYPE_Q5_K:
+		mm_q5_k(w, w_stride, n, act, ab, n_tok, y, ldy, r0, r1);
+		break;
+	case GGML_TYPE_Q6_K:
+		mm_q6_k(w, w_stride, n, act, ab, n_tok, y, ldy, r0, r1);
+		break;
+	case GGML_TYPE_F32:
+		mm_f32(w, w_stride, n, act, ab, n_tok, y, ldy, r0, r1);
+		break;
+	case GGML_TYPE_F16:
+		mm_f16(w, w_stride, n, act, ab, n_tok, y, ldy, r0, r1);
+		break;
+	case GGML_TYPE_BF16:
+		mm_bf16(w, w_stride, n, act, ab, n_tok, y, ldy, r0, r1);
+		break;
+	default:
+		CL_BUG("kern: matmul on a type that is not computable");
+	}
+}
+
+void
+kern_avx512_act_prepare(uint32_t wtype, const float *x, void *act,
+    size_t n)
+{
+	const struct ggml_type_info *ti = ggml_type_info(wtype);
+	const size_t len = kern_simd_act_bytes(wtype, n);
+
+	if (ti == NULL || !ti->computable || n % ti->blck_elems != 0)
+		CL_BUG("kern: bad activation shape");
+	switch (wtype) {
+	case GGML_TYPE_Q4_0:
+	case GGML_TYPE_Q4_1:
+	case GGML_TYPE_Q5_0:
+	case GGML_TYPE_Q5_1:
+		act_g4(wtype, x, act, n);
+		break;
+	case GGML_TYPE_Q8_0:
+		act_q8(x, act, n);
+		break;
+	case GGML_TYPE_Q4_K:
+	case GGML_TYPE_Q5_K:
+	case GGML_TYPE_Q6_K:
+		act_k(wtype, x, act, n);
+		break;
+	default:
+		memcpy(act, x, n * sizeof(float));
+		memset((char *)act + n * sizeof(float), 0,
+		    len - n * sizeof(float));
+		break;
+	}
+}
+
+/* Four independent accumulators; the tail under a mask.  Tolerance:
+ * summation order only. */
+float
+kern_avx512_dot_f32(const float *a, const float *b, size_t n)
+{
+	__m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+	__m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+	size_t i = 0;
+
+	for (; i + 64 <= n; i += 64) {
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i),
+		    _mm512_loadu_ps(b + i), s0);
+		s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16),
+		    _mm512_loadu_ps(b + i + 16), s1);
+		s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32),
+		    _mm512_loadu_ps(b + i + 32), s2);
+		s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48),
+		    _mm512_loadu_ps(b + i + 48), s3);
+	}
+	for (; i + 16 <= n; i += 16)
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i),
+		    _mm512_loadu_ps(b + i), s0);
+	if (i < n) {
+		const __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+
+		s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, a + i),
+		    _mm512_maskz_loadu_ps(k, b + i), s1);
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1),
+	    _mm512_add_ps(s2, s3)));
+}

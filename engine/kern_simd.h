@@ -1,0 +1,136 @@
+/*
+ * kern_simd.h - what the SIMD kernel variants (kern_avx2.c, kern_avx512.c)
+ * share: the activation layouts their matmuls read, the scalar code that
+ * fills them, and the variant tables kern_select.c chooses from.
+ * Internal to engine/; nothing outside the kernel files includes it.
+ *
+ * Activations are quantized exactly as llama.cpp's vec_dot_type (the
+ * reference quantizers of quant.c do the rounding, so the integers and
+ * scales are bit-identical to quant_quantize_row_q8_*), then laid out so
+ * that a weight block loaded and unpacked with a few wide instructions
+ * lines up with its activation bytes without any shuffle in the inner
+ * loop, and with the per-block constants (scales, offset corrections,
+ * sums) precomputed.  A prepared row is a sequence of fixed-size groups;
+ * every group is 64-byte aligned when the row starts 64-byte aligned
+ * (kern.h asks for that), and act_row_bytes is a multiple of 64.
+ *
+ * Legacy block types (32 elements, "g4" = a group of 4 blocks, 128
+ * elements; the last group of a row may hold fewer blocks, the missing
+ * ones zero in every field):
+ *
+ *   Q4_0, Q4_1, Q5_0, Q5_1 -> struct kern_act_g4:
+ *     qs[16k + j]      = q of element j      of block k (j < 16)
+ *     qs[64 + 16k + j] = q of element 16 + j of block k
+ *   so the low nibbles of the 4 weight blocks' qs, loaded side by side,
+ *   meet qs[0..64) and the high nibbles qs[64..128).  Per 32-bit lane
+ *   (4 lanes per block): d[4k..4k+3] = the block's d (the f16 value as
+ *   float); c[4k] = -off * sum(q) for weights stored with an offset
+ *   (Q4_0: off 8, Q5_0: 16; the unsigned x signed integer dot then needs
+ *   no per-element subtraction), other lanes 0; s[4k] = the Q8_1 s (Q4_1,
+ *   Q5_1), other lanes 0.
+ *
+ *   Q8_0 -> struct kern_act_q8: qs in element order; 8 lanes per block:
+ *     d[8k..8k+7] = d of block k; c[8k] = -128 * sum(q), other lanes 0
+ *     (the AVX-512 kernel biases the signed weights by +128 to use the
+ *     unsigned x signed VNNI product).
+ *
+ * K-quants (256 elements per super-block) -> struct kern_act_k:
+ *   Q4_K, Q5_K: the eight 32-element sub-blocks stored in the order
+ *     0, 2, 1, 3, 4, 6, 5, 7 (low nibbles of a 64-byte weight load are
+ *     sub-blocks 2c and 2c+2, the high nibbles 2c+1 and 2c+3);
+ *     bs[j] = sum of the q of sub-block j (j < 8), bs[8..15] = 0.
+ *   Q6_K: element order; bs[g] = the Q8_K bsums (per 16 elements).
+ *   d = the Q8_K d.
+ *
+ * F32, F16, BF16 weights: the activation row is the n floats, padded
+ * with zeros to a multiple of 64 bytes.
+ */
+#ifndef CLOISTER_KERN_SIMD_H
+#define CLOISTER_KERN_SIMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/ggml_types.h"
+#include "engine/kern.h"
+
+struct kern_act_g4 {
+	int8_t		qs[128];
+	float		d[16];
+	int32_t		c[16];
+	float		s[16];
+};
+_Static_assert(sizeof(struct kern_act_g4) == 320, "kern_act_g4 size");
+
+struct kern_act_q8 {
+	int8_t		qs[128];
+	float		d[32];
+	int32_t		c[32];
+};
+_Static_assert(sizeof(struct kern_act_q8) == 384, "kern_act_q8 size");
+
+struct kern_act_k {
+	int8_t		qs[256];
+	int16_t		bs[16];
+	float		d;
+	uint8_t		pad[28];
+};
+_Static_assert(sizeof(struct kern_act_k) == 320, "kern_act_k size");
+
+/*
+ * Bytes of one prepared activation row of n elements for weights of
+ * computable type wtype (n a multiple of its block size; callers check).
+ * Inline so the kernel libraries need nothing from libengine.
+ */
+static inline size_t
+kern_simd_act_bytes(uint32_t wtype, size_t n)
+{
+	switch (wtype) {
+	case GGML_TYPE_Q4_0:
+	case GGML_TYPE_Q4_1:
+	case GGML_TYPE_Q5_0:
+	case GGML_TYPE_Q5_1:
+		return (n + 127) / 128 * sizeof(struct kern_act_g4);
+	case GGML_TYPE_Q8_0:
+		return (n + 127) / 128 * sizeof(struct kern_act_q8);
+	case GGML_TYPE_Q4_K:
+	case GGML_TYPE_Q5_K:
+	case GGML_TYPE_Q6_K:
+		return n / 256 * sizeof(struct kern_act_k);
+	default:
+		return (n * sizeof(float) + 63) & ~(size_t)63;
+	}
+}
+
+/*
+ * act_row_bytes and act_prepare of the SIMD variants (kern_act.c, in
+ * libengine): the layouts above.  Same contracts as in struct kern_ops;
+ * plain C, built with the generic flags.
+ */
+size_t	kern_simd_act_row_bytes(uint32_t wtype, size_t n);
+void	kern_simd_act_prepare(uint32_t wtype, const float *x, void *act,
+	    size_t n);
+
+/*
+ * matmul and dot_f32 of each variant, defined only in builds for their
+ * architecture, each in its own library built with its own flags
+ * (libkern_avx2.a: AVX2 + FMA + F16C; libkern_avx512.a: AVX-512
+ * F/BW/DQ/VL + VNNI + F16C).  Contracts as in struct kern_ops, with the
+ * activations prepared by kern_simd_act_prepare().  Calling one on a CPU
+ * without those extensions is undefined (SIGILL): only kern_select.c
+ * calls them, through the tables it hands out after checking CPUID and
+ * XGETBV.  They depend on nothing in libengine.
+ */
+void	kern_avx2_matmul(uint32_t wtype, const void *w, size_t w_stride,
+	    size_t n, const void *act, size_t n_tok, float *y, size_t ldy,
+	    size_t r0, size_t r1);
+float	kern_avx2_dot_f32(const float *a, const float *b, size_t n);
+void	kern_avx512_matmul(uint32_t wtype, const void *w, size_t w_stride,
+	    size_t n, const void *act, size_t n_tok, float *y, size_t ldy,
+	    size_t r0, size_t r1);
+float	kern_avx512_dot_f32(const float *a, const float *b, size_t n);
+/* kern_simd_act_prepare() vectorized: byte-identical output for finite x. */
+void	kern_avx512_act_prepare(uint32_t wtype, const float *x, void *act,
+	    size_t n);
+
+#endif /* CLOISTER_KERN_SIMD_H */
