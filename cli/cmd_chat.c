@@ -25,6 +25,7 @@
 #include <histedit.h>
 #endif /* HAVE_LIBEDIT */
 
+#include "cli/broker.h"
 #include "cli/cli.h"
 #include "cli/cmd_engine.h"
 #include "cli/session.h"
@@ -35,17 +36,18 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: cloister chat [-c n] [-n n] [-t n] [--kernels auto|ref] "
-	    "[--min-p p]\n"
-	    "                     [--model path] [--repeat-last-n n] "
-	    "[--repeat-penalty r]\n"
+	    "usage: cloister chat [-c n] [-n n] [-t n] [--admin] "
+	    "[--kernels auto|ref] [--min-p p]\n"
+	    "                     [--model path] [--passphrase-fd fd] "
+	    "[--pin-fd fd] [--profile name]\n"
+	    "                     [--repeat-last-n n] [--repeat-penalty r]\n"
 	    "                     [--sandbox full|degraded[=layers]|off] "
 	    "[--seed n]\n"
 	    "                     [--system text] [--temp t] [--top-k n] "
 	    "[--top-p p]\n");
 }
 
-enum { OPT_SYSTEM = CLI_OPT_FIRST_FREE };
+enum { OPT_SYSTEM = CLI_OPT_BROKER_FREE };
 
 /* The conversation: owned texts. */
 struct convo {
@@ -87,8 +89,26 @@ convo_add(struct convo *cv, enum proto_role role, const char *text,
 	return CL_OK;
 }
 
+/* Put the question as sent in place of the one typed. */
+static int
+convo_replace_last(struct convo *cv, const char *text, size_t len)
+{
+	char *t;
+
+	if (cv->n == 0)
+		return CL_EINTERNAL;
+	if ((t = cl_strndup(text != NULL ? text : "", len)) == NULL)
+		return CL_ENOMEM;
+	cl_free((char *)cv->msgs[cv->n - 1].text);
+	cv->msgs[cv->n - 1].text = t;
+	cv->msgs[cv->n - 1].text_len = len;
+	return CL_OK;
+}
+
 struct chat {
 	struct cli_engine_args	 a;
+	struct cli_broker_args	 ba;
+	struct cli_broker	*broker;
 	struct cli_hooks	 hooks;
 	struct engine_client	*c;
 	bool			 ready;
@@ -134,11 +154,19 @@ chat_wait(struct chat *ch)
 		while (!ch->ready && ch->fail_rc == 0)
 			chat_poll_engine(ch, 200);
 		if (ch->ready) {
+			struct cl_err err = CL_ERR_INIT;
+			int r;
+
 			cli_warn_degraded("chat",
 			    engine_client_get_info(ch->c));
-			if (ch->hooks.session_start != NULL)
-				ch->hooks.session_start(ch->hooks.arg,
-				    engine_client_get_info(ch->c));
+			/* One audit session per run of chat. */
+			if (ch->hooks.session_start != NULL &&
+			    (r = ch->hooks.session_start(ch->hooks.arg,
+			    engine_client_get_info(ch->c), &err)) != CL_OK) {
+				fprintf(stderr, "cloister chat: %s\n",
+				    err.msg);
+				ch->fail_rc = cli_exit_status(r);
+			}
 		}
 	}
 	return ch->fail_rc;
@@ -248,6 +276,7 @@ cmd_chat(int argc, char **argv)
 	static const struct option longopts[] = {
 		CLI_ENGINE_LONGOPTS,
 		CLI_SAMPLING_LONGOPTS,
+		CLI_BROKER_LONGOPTS,
 		{ "system", required_argument, NULL, OPT_SYSTEM },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -257,11 +286,14 @@ cmd_chat(int argc, char **argv)
 	struct chat *ch = &chs;
 	struct engine_client_done done;
 	struct cli_out out;
-	const char *system = NULL;
+	struct cl_buf sent = CL_BUF_INIT;
+	const char *system = NULL, *sys = NULL;
+	size_t sys_len = 0;
 	char *model = NULL, *line = NULL;
 	void *el = NULL;
 	size_t len;
 	int opt, r, rc = CLI_EXIT_FAIL;
+	unsigned policy_stops = 0;
 #ifdef HAVE_LIBEDIT
 	History *hist = NULL;
 	HistEvent ev;
@@ -272,12 +304,14 @@ cmd_chat(int argc, char **argv)
 	ch->pct = -1;
 	the_chat = ch;
 	cli_engine_args_init(&ch->a, "chat");
-	cli_hooks_get(&ch->hooks);
+	cli_broker_args_init(&ch->ba, "chat");
 	cli_out_init(&out, stdout);
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:hn:t:", longopts, NULL)) !=
 	    -1) {
-		if ((r = cli_engine_option(&ch->a, opt, optarg)) == 1)
+		if ((r = cli_engine_option(&ch->a, opt, optarg)) == 1 ||
+		    (r == 0 && (r = cli_broker_option(&ch->ba, opt,
+		    optarg)) == 1))
 			continue;
 		if (r < 0) {
 			usage(stderr);
@@ -299,19 +333,24 @@ cmd_chat(int argc, char **argv)
 		usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
-	if (system != NULL) {
-		if (!cl_utf8_valid(system, strlen(system))) {
-			fprintf(stderr, "cloister chat: the system text is not "
-			    "valid UTF-8\n");
-			return CLI_EXIT_USAGE;
-		}
-		if (convo_add(&cv, PROTO_ROLE_SYSTEM, system,
-		    strlen(system)) != CL_OK)
-			return CLI_EXIT_FAIL;
-		cv.n_fixed = 1;
+	if (system != NULL && !cl_utf8_valid(system, strlen(system))) {
+		fprintf(stderr, "cloister chat: the system text is not valid "
+		    "UTF-8\n");
+		return CLI_EXIT_USAGE;
 	}
 	if ((model = cli_model_path(&ch->a)) == NULL)
 		goto out;
+	/* The policy, the profile, the store and the model file. */
+	if ((rc = cli_broker_open(&ch->ba, &ch->a, model, &ch->broker)) !=
+	    CLI_EXIT_OK || (rc = cli_broker_system(ch->broker, system, &sys,
+	    &sys_len)) != CLI_EXIT_OK)
+		goto out;
+	rc = CLI_EXIT_FAIL;
+	if (sys != NULL) {
+		if (convo_add(&cv, PROTO_ROLE_SYSTEM, sys, sys_len) != CL_OK)
+			goto out;
+		cv.n_fixed = 1;
+	}
 
 	/* Start the engine now; it loads while the user types. */
 	ch->a.progress = chat_progress;		/* shown in the prompt */
@@ -319,6 +358,7 @@ cmd_chat(int argc, char **argv)
 	if ((rc = cli_engine_spawn(&ch->a, model, true, &ch->c)) !=
 	    CLI_EXIT_OK)
 		goto out;
+	cli_broker_hooks(ch->broker, ch->c, &ch->hooks);
 	rc = CLI_EXIT_FAIL;
 	ch->tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	cli_catch_sigint();
@@ -387,11 +427,25 @@ cmd_chat(int argc, char **argv)
 			goto out;
 		}
 		r = cli_turn(&ch->a, &ch->hooks, ch->c, cv.msgs, cv.n, &out,
-		    &done);
-		if (r == CL_EENGINE || r == CL_EIO) {
+		    &done, &sent);
+		if (r == CL_EENGINE || r == CL_EIO || r == CL_ECRYPTO ||
+		    r == CL_ENOMEM) {
 			rc = cli_exit_status(r);
 			goto out;
 		}
+		if (r == CL_EPOLICY && out.text.len > 0) {
+			/* Stopped: keep what was shown, as it was shown. */
+			if (convo_replace_last(&cv, sent.data, sent.len) !=
+			    CL_OK || convo_add(&cv, PROTO_ROLE_ASSISTANT,
+			    out.text.data, out.text.len) != CL_OK) {
+				rc = CLI_EXIT_FAIL;
+				goto out;
+			}
+			policy_stops++;
+			continue;
+		}
+		if (r == CL_EPOLICY)
+			policy_stops++;
 		if (r != CL_OK) {
 			/* Refused or too long: the turn did not happen. */
 			convo_drop(&cv, cv.n - 1);
@@ -406,13 +460,15 @@ cmd_chat(int argc, char **argv)
 		if (done.reason == PROTO_DONE_CANCEL)
 			printf("(stopped)\n");
 		fflush(stdout);
-		if (convo_add(&cv, PROTO_ROLE_ASSISTANT, out.text.data,
+		if (convo_replace_last(&cv, sent.data, sent.len) != CL_OK ||
+		    convo_add(&cv, PROTO_ROLE_ASSISTANT, out.text.data,
 		    out.text.len) != CL_OK) {
 			rc = CLI_EXIT_FAIL;
 			goto out;
 		}
 	}
-	rc = ch->fail_rc != 0 ? ch->fail_rc : CLI_EXIT_OK;
+	rc = ch->fail_rc != 0 ? ch->fail_rc : policy_stops > 0 ?
+	    CLI_EXIT_POLICY : CLI_EXIT_OK;
 out:
 	if (ch->hooks.session_end != NULL && ch->c != NULL)
 		ch->hooks.session_end(ch->hooks.arg, rc);
@@ -423,6 +479,8 @@ out:
 		history_end(hist);
 #endif /* HAVE_LIBEDIT */
 	engine_client_free(ch->c);
+	cli_broker_free(ch->broker);
+	cl_buf_release(&sent);
 	convo_drop(&cv, 0);
 	cli_out_release(&out);
 	cl_free(line);

@@ -91,60 +91,14 @@ print_json(const char *model, const struct engine_client_info *in,
     const char *refused)
 {
 	const struct proto_hello *h = in->hello;
-	const struct sandbox_attestation *at = &in->att;
 	struct cl_buf b = CL_BUF_INIT;
 	struct cl_json_writer w;
 	size_t i;
-	int l, r;
+	int r;
 
 	cl_json_init(&w, &b);
 	cl_json_obj_begin(&w);
-	cl_json_key(&w, "jail");
-	cl_json_obj_begin(&w);
-	cl_json_key(&w, "mode");
-	cl_json_str(&w, sandbox_mode_name(in->mode));
-	cl_json_key(&w, "verdict");
-	cl_json_str(&w, sandbox_verdict_name(in->verdict));
-	cl_json_key(&w, "seccomp");
-	cl_json_int(&w, at->seccomp_mode_min);
-	cl_json_key(&w, "seccomp_filters");
-	cl_json_int(&w, at->seccomp_filters_min);
-	cl_json_key(&w, "baseline_filters");
-	cl_json_int(&w, at->baseline_filters);
-	cl_json_key(&w, "seccomp_rules");
-	cl_json_int(&w, in->report.n_syscalls);
-	cl_json_key(&w, "threads");
-	cl_json_int(&w, at->n_threads);
-	cl_json_key(&w, "no_new_privs");
-	cl_json_bool(&w, at->no_new_privs);
-	cl_json_key(&w, "landlock_abi");
-	cl_json_int(&w, in->report.landlock_abi);
-	cl_json_key(&w, "net_namespace");
-	cl_json_bool(&w, at->net_ns == SANDBOX_NS_NEW);
-	cl_json_key(&w, "user_namespace");
-	cl_json_bool(&w, at->user_ns == SANDBOX_NS_NEW);
-	cl_json_key(&w, "ipc_namespace");
-	cl_json_bool(&w, at->ipc_ns == SANDBOX_NS_NEW);
-	cl_json_key(&w, "full_refused");
-	if (refused != NULL)
-		cl_json_str(&w, refused);
-	else
-		cl_json_null(&w);
-	cl_json_key(&w, "layers");
-	cl_json_arr_begin(&w);
-	for (l = 0; l < SANDBOX_N_LAYERS; l++) {
-		cl_json_obj_begin(&w);
-		cl_json_key(&w, "name");
-		cl_json_str(&w, sandbox_layer_name((enum sandbox_layer)l));
-		cl_json_key(&w, "status");
-		cl_json_str(&w, sandbox_status_name(
-		    in->report.layers[l].status));
-		cl_json_key(&w, "detail");
-		cl_json_str(&w, in->report.layers[l].detail);
-		cl_json_obj_end(&w);
-	}
-	cl_json_arr_end(&w);
-	cl_json_obj_end(&w);
+	cli_jail_json(&w, in, refused);
 
 	cl_json_key(&w, "model");
 	cl_json_obj_begin(&w);

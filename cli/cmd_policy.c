@@ -15,17 +15,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "cli/cli.h"
 #include "cli/cmd_policy.h"
+#include "cli/cmd_store.h"
+#include "store/store.h"
 
-const struct cmd_policy_admin *cmd_policy_admin;
+static const struct cmd_policy_admin store_admin;
+const struct cmd_policy_admin *cmd_policy_admin = &store_admin;
 
 static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: cloister policy check [-f file]\n"
 	    "       cloister policy show [-r] [-f file] [-p profile]\n"
-	    "       cloister policy seal [-f file]\n"
+	    "       cloister policy seal [-f file] [--passphrase-fd fd]\n"
 	    "       cloister policy set-pin [-f file] [-i fd] -p profile\n");
 }
 
@@ -48,28 +53,36 @@ fail(const char *sub, const struct cl_err *err)
 int
 cmd_policy_path(char **out, struct cl_err *err)
 {
-	struct cl_buf b = CL_BUF_INIT;
+	struct cl_buf user = CL_BUF_INIT, sys = CL_BUF_INIT;
 	const char *x = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
 	struct stat sb;
+	bool have_user = true;
 	int r;
 
 	*out = NULL;
 	if (x != NULL && x[0] == '/')
-		r = cl_buf_printf(&b, "%s/cloister/policy", x);
-	else if (home != NULL && home[0] == '/') {
-		r = cl_buf_printf(&b, "%s/.config/cloister/policy", home);
-		if (r == CL_OK && stat(b.data, &sb) == -1) {
-			cl_buf_reset(&b);
-			r = cl_buf_printf(&b, "%s/cloister/policy",
-			    CL_SYSCONFDIR);
-		}
-	} else
-		r = cl_buf_printf(&b, "%s/cloister/policy", CL_SYSCONFDIR);
-	if (r != CL_OK) {
-		cl_buf_release(&b);
+		r = cl_buf_printf(&user, "%s/cloister/policy", x);
+	else if (home != NULL && home[0] == '/')
+		r = cl_buf_printf(&user, "%s/.config/cloister/policy", home);
+	else {
+		have_user = false;
+		r = CL_OK;
+	}
+	if (r != CL_OK || cl_buf_printf(&sys, "%s/cloister/policy",
+	    CL_SYSCONFDIR) != CL_OK) {
+		cl_buf_release(&user);
+		cl_buf_release(&sys);
 		return cl_errf(err, CL_ENOMEM, "out of memory");
 	}
-	*out = cl_buf_steal(&b, NULL);
+	/* The user's file, else the system's, else where the user's goes. */
+	if (have_user && stat(user.data, &sb) == 0)
+		*out = cl_buf_steal(&user, NULL);
+	else if (stat(sys.data, &sb) == 0 || !have_user)
+		*out = cl_buf_steal(&sys, NULL);
+	else
+		*out = cl_buf_steal(&user, NULL);
+	cl_buf_release(&user);
+	cl_buf_release(&sys);
 	return CL_OK;
 }
 
@@ -205,7 +218,7 @@ out:
 /* ------------------------------------------------------------------ seal */
 
 static int
-seal(const char *path)
+seal(const char *path, int pass_fd)
 {
 	struct cl_err err = CL_ERR_INIT;
 	char *text = NULL, *sealed = NULL;
@@ -219,7 +232,7 @@ seal(const char *path)
 		return CLI_EXIT_FAIL;
 	}
 	if (read_file(path, &text, &len, &err) != CL_OK ||
-	    cmd_policy_admin->open(&ctx, &err) != CL_OK) {
+	    cmd_policy_admin->open(&ctx, pass_fd, &err) != CL_OK) {
 		ex = fail("seal", &err);
 		goto out;
 	}
@@ -401,6 +414,7 @@ cmd_policy(int argc, char **argv)
 		{ "file", required_argument, NULL, 'f' },
 		{ "profile", required_argument, NULL, 'p' },
 		{ "pin-fd", required_argument, NULL, 'i' },
+		{ "passphrase-fd", required_argument, NULL, 'P' },
 		{ "reveal", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -409,7 +423,7 @@ cmd_policy(int argc, char **argv)
 	const char *sub, *file = NULL, *profile = NULL;
 	char *path = NULL, *end;
 	bool reveal = false;
-	int c, fd = 0, ex;
+	int c, fd = 0, pass_fd = -1, ex;
 	long v;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
@@ -422,6 +436,10 @@ cmd_policy(int argc, char **argv)
 	while ((c = getopt_long(argc - 1, argv + 1, "f:p:i:rh", longopts,
 	    NULL)) != -1) {
 		switch (c) {
+		case 'P':
+			if (cli_parse_fd("policy", optarg, &pass_fd) != 0)
+				return CLI_EXIT_USAGE;
+			break;
 		case 'f':
 			file = optarg;
 			break;
@@ -464,7 +482,7 @@ cmd_policy(int argc, char **argv)
 		ex = check_or_show(sub, file, profile != NULL ? profile :
 		    "default", reveal, profile == NULL);
 	else if (strcmp(sub, "seal") == 0 && profile == NULL)
-		ex = seal(file);
+		ex = seal(file, pass_fd);
 	else if (strcmp(sub, "set-pin") == 0 && profile != NULL)
 		ex = set_pin(file, profile, fd);
 	else {
@@ -474,3 +492,117 @@ cmd_policy(int argc, char **argv)
 	cl_free(path);
 	return ex;
 }
+
+/* ------------------------------------------------------------ store glue */
+
+struct admin_ctx {
+	struct store	*s;		/* NULL: public key only */
+	uint8_t		 pk[STORE_SIGN_PUBLICKEYBYTES];
+};
+
+static int
+admin_open(void **ctx, int pass_fd, struct cl_err *err)
+{
+	struct store_options opt = STORE_OPTIONS_INIT;
+	struct cli_pass ps = { NULL, 0 };
+	struct admin_ctx *a = NULL;
+	enum store_mode mode;
+	char *dir = NULL;
+	int r;
+
+	*ctx = NULL;
+	if ((r = store_dir_default(&dir, err)) != CL_OK)
+		goto out;
+	if ((a = cl_calloc(1, sizeof(*a))) == NULL) {
+		r = cl_errf(err, CL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = store_peek(dir, &mode, a->pk, err)) != CL_OK) {
+		if (r == CL_ENOTFOUND)
+			cl_err_prefix(err, "sealing needs the store's admin "
+			    "key ('cloister init' makes one)");
+		goto out;
+	}
+	if (cli_pass_get("policy", pass_fd, mode == STORE_MODE_SHARED ?
+	    "Admin passphrase: " : "Passphrase: ", &ps) != 0) {
+		r = cl_errf(err, CL_EAUTH, "no passphrase");
+		goto out;
+	}
+	if (mode == STORE_MODE_SHARED) {
+		if ((r = store_open(dir, NULL, 0, &opt, &a->s, err)) == CL_OK)
+			r = store_unlock(a->s, ps.p, ps.len, err);
+	} else
+		r = store_open(dir, ps.p, ps.len, &opt, &a->s, err);
+	if (r != CL_OK)
+		goto out;
+	/* The key that signs is the one the unlock vouched for. */
+	memcpy(a->pk, store_admin_sign_public_key(a->s), sizeof(a->pk));
+	*ctx = a;
+	a = NULL;
+out:
+	if (a != NULL)
+		store_close(a->s);
+	cl_free(a);
+	cli_pass_free(&ps);
+	cl_free(dir);
+	return r;
+}
+
+static int
+admin_open_public(void **ctx, struct cl_err *err)
+{
+	struct admin_ctx *a = NULL;
+	enum store_mode mode;
+	char *dir = NULL;
+	int r;
+
+	*ctx = NULL;
+	if ((r = store_dir_default(&dir, err)) != CL_OK)
+		goto out;
+	if ((a = cl_calloc(1, sizeof(*a))) == NULL) {
+		r = cl_errf(err, CL_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* The key file alone: the database is not opened, nothing moves. */
+	if ((r = store_peek(dir, &mode, a->pk, err)) != CL_OK)
+		goto out;
+	*ctx = a;
+	a = NULL;
+out:
+	cl_free(a);
+	cl_free(dir);
+	return r;
+}
+
+static const uint8_t *
+admin_public_key(void *ctx)
+{
+	return ((struct admin_ctx *)ctx)->pk;
+}
+
+static int
+admin_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64],
+    struct cl_err *err)
+{
+	struct admin_ctx *a = ctx;
+
+	if (a->s == NULL)
+		return cl_errf(err, CL_EAUTH, "the store is not unlocked");
+	return store_admin_sign(a->s, msg, len, sig, err);
+}
+
+static void
+admin_close(void *ctx)
+{
+	struct admin_ctx *a = ctx;
+
+	if (a == NULL)
+		return;
+	store_close(a->s);
+	cl_free(a);
+}
+
+static const struct cmd_policy_admin store_admin = {
+	admin_open, admin_open_public, admin_public_key, admin_sign,
+	admin_close
+};

@@ -20,7 +20,7 @@ cloister_LDADD += libaudit.a libstore.a libutil.a $(SQLITE_LIBS) $(SODIUM_LIBS)
 # ask, chat, doctor, bench: the commands that talk to the jailed engine
 # through libengine_client.a (never the model code).
 cloister_SOURCES += cli/cmd_engine.h cli/session.h cli/session.c \
-	cli/cmd_ask.c cli/cmd_bench.c cli/cmd_chat.c cli/cmd_doctor.c
+	cli/broker.h cli/broker.c cli/cmd_ask.c cli/cmd_bench.c cli/cmd_chat.c cli/cmd_doctor.c
 cloister_CFLAGS += $(SECCOMP_CFLAGS) $(EDIT_CFLAGS)
 cloister_LDADD += libengine_client.a libsandbox.a libutil.a $(SECCOMP_LIBS) \
 	$(EDIT_LIBS) -lm

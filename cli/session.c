@@ -31,6 +31,7 @@ cli_engine_args_init(struct cli_engine_args *a, const char *cmd)
 {
 	memset(a, 0, sizeof(*a));
 	a->cmd = cmd;
+	a->model_fd = -1;
 	a->sandbox = SANDBOX_MODE_FULL;
 	/*
 	 * The model cards' recommended settings, as engine_sampling_defaults()
@@ -178,10 +179,10 @@ cli_engine_option(struct cli_engine_args *a, int ch, const char *arg)
 	}
 }
 
-/* "model = /path" from the configuration file, or NULL. */
-static char *
-config_model(void)
+char *
+cli_config_value(const char *key)
 {
+	size_t klen = strlen(key);
 	char path[PATH_MAX], line[PATH_MAX + 64];
 	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
 	char *res = NULL, *p, *e;
@@ -198,9 +199,9 @@ config_model(void)
 		return NULL;
 	while (fgets(line, sizeof(line), f) != NULL) {
 		p = line + strspn(line, " \t");
-		if (strncmp(p, "model", 5) != 0)
+		if (strncmp(p, key, klen) != 0)
 			continue;
-		p += 5;
+		p += klen;
 		p += strspn(p, " \t");
 		if (*p != '=')
 			continue;
@@ -229,7 +230,7 @@ cli_model_path(const struct cli_engine_args *a)
 		return cl_strdup(a->model);
 	if (env != NULL && *env != '\0')
 		return cl_strdup(env);
-	if ((p = config_model()) != NULL)
+	if ((p = cli_config_value("model")) != NULL)
 		return p;
 	fprintf(stderr,
 	    "cloister %s: no model configured.\n"
@@ -324,6 +325,10 @@ cli_engine_spawn(const struct cli_engine_args *a, const char *model,
 	*out = NULL;
 	memset(&o, 0, sizeof(o));
 	o.model_path = model;
+	if (a->model_fd >= 0) {
+		o.have_model_fd = true;
+		o.model_fd = a->model_fd;
+	}
 	o.sandbox = a->sandbox;
 	o.allow_missing = a->allow_missing;
 	o.n_threads = a->n_threads;
@@ -492,13 +497,58 @@ cli_out_release(struct cli_out *o)
 /* 4. hooks, Ctrl-C and one turn                                       */
 
 void
-cli_hooks_get(struct cli_hooks *h)
+cli_jail_json(struct cl_json_writer *w, const struct engine_client_info *in,
+    const char *refused)
 {
-	memset(h, 0, sizeof(*h));
-	/*
-	 * HOOK POINT: wire the policy (prompt_check, output_filter) and the
-	 * audit log (session_start, prompt, answer, session_end) here.
-	 */
+	const struct sandbox_attestation *at = &in->att;
+	int l;
+
+	cl_json_key(w, "jail");
+	cl_json_obj_begin(w);
+	cl_json_key(w, "mode");
+	cl_json_str(w, sandbox_mode_name(in->mode));
+	cl_json_key(w, "verdict");
+	cl_json_str(w, sandbox_verdict_name(in->verdict));
+	cl_json_key(w, "seccomp");
+	cl_json_int(w, at->seccomp_mode_min);
+	cl_json_key(w, "seccomp_filters");
+	cl_json_int(w, at->seccomp_filters_min);
+	cl_json_key(w, "baseline_filters");
+	cl_json_int(w, at->baseline_filters);
+	cl_json_key(w, "seccomp_rules");
+	cl_json_int(w, in->report.n_syscalls);
+	cl_json_key(w, "threads");
+	cl_json_int(w, at->n_threads);
+	cl_json_key(w, "no_new_privs");
+	cl_json_bool(w, at->no_new_privs);
+	cl_json_key(w, "landlock_abi");
+	cl_json_int(w, in->report.landlock_abi);
+	cl_json_key(w, "net_namespace");
+	cl_json_bool(w, at->net_ns == SANDBOX_NS_NEW);
+	cl_json_key(w, "user_namespace");
+	cl_json_bool(w, at->user_ns == SANDBOX_NS_NEW);
+	cl_json_key(w, "ipc_namespace");
+	cl_json_bool(w, at->ipc_ns == SANDBOX_NS_NEW);
+	cl_json_key(w, "full_refused");
+	if (refused != NULL)
+		cl_json_str(w, refused);
+	else
+		cl_json_null(w);
+	cl_json_key(w, "layers");
+	cl_json_arr_begin(w);
+	for (l = 0; l < SANDBOX_N_LAYERS; l++) {
+		cl_json_obj_begin(w);
+		cl_json_key(w, "name");
+		cl_json_str(w, sandbox_layer_name((enum sandbox_layer)l));
+		cl_json_key(w, "status");
+		cl_json_str(w, sandbox_status_name(
+		    in->report.layers[l].status));
+		cl_json_key(w, "detail");
+		cl_json_str(w, in->report.layers[l].detail);
+		cl_json_obj_end(w);
+	}
+	cl_json_arr_end(w);
+	cl_json_obj_end(w);
 }
 
 volatile sig_atomic_t cli_interrupted;
@@ -592,12 +642,16 @@ turn_cancel(void *arg)
 int
 cli_turn(const struct cli_engine_args *a, const struct cli_hooks *h,
     struct engine_client *c, const struct engine_client_msg *msgs,
-    size_t n_msgs, struct cli_out *out, struct engine_client_done *done)
+    size_t n_msgs, struct cli_out *out, struct engine_client_done *done,
+    struct cl_buf *sent)
 {
+	struct engine_client_msg m2[PROTO_MAX_MESSAGES];
 	struct engine_client_gen g = a->gen;
 	struct engine_client_gen_cb cb;
 	struct cl_err err = CL_ERR_INIT;
+	struct cl_buf text = CL_BUF_INIT;
 	struct turn t;
+	bool changed = false, generated = false;
 	const char *s;
 	int r;
 
@@ -611,14 +665,31 @@ cli_turn(const struct cli_engine_args *a, const struct cli_hooks *h,
 	    *s != '\0')
 		t.kill_after = atol(s);
 	cl_buf_reset(&out->text);
+	memset(done, 0, sizeof(*done));
+	if (n_msgs == 0 || n_msgs > PROTO_MAX_MESSAGES) {
+		r = cl_errf(&err, CL_EINVAL, "bad number of messages");
+		goto out;
+	}
 
 	if (h->prompt_check != NULL &&
-	    (r = h->prompt_check(h->arg, msgs, n_msgs, &err)) != CL_OK) {
-		fprintf(stderr, "cloister %s: %s\n", a->cmd, err.msg);
-		return r;
+	    (r = h->prompt_check(h->arg, msgs, n_msgs, &g, &text, &changed,
+	    &err)) != CL_OK)
+		goto out;
+	if (changed) {
+		/* The policy changed the question: send its version. */
+		memcpy(m2, msgs, n_msgs * sizeof(m2[0]));
+		m2[n_msgs - 1].text = text.data != NULL ? text.data : "";
+		m2[n_msgs - 1].text_len = text.len;
+		msgs = m2;
 	}
-	if (h->prompt != NULL)
-		h->prompt(h->arg, &msgs[n_msgs - 1]);
+	if (sent != NULL) {
+		cl_buf_reset(sent);
+		if (cl_buf_append(sent, msgs[n_msgs - 1].text,
+		    msgs[n_msgs - 1].text_len) != CL_OK) {
+			r = cl_errf(&err, CL_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
 	if (!a->seed_set)
 		g.seed = ((uint64_t)getpid() << 32) ^ (uint64_t)(cl_now() * 1e6);
 	g.msgs = msgs;
@@ -628,6 +699,8 @@ cli_turn(const struct cli_engine_args *a, const struct cli_hooks *h,
 	cb.arg = &t;
 	cli_interrupted = 0;
 	r = engine_client_generate(c, &g, &cb, done, &err);
+	generated = r == CL_OK;
+	/* Flush the filter only after a whole answer: never judge half. */
 	if (r == CL_OK && t.err_code == CL_OK)
 		(void)turn_emit(&t, "", 0, true);
 	if (cli_out_finish(out) != CL_OK && r == CL_OK && t.err_code == CL_OK)
@@ -636,15 +709,38 @@ cli_turn(const struct cli_engine_args *a, const struct cli_hooks *h,
 		r = t.err_code;
 		err = t.err;
 	}
-	if (r == CL_OK && h->answer != NULL)
-		h->answer(h->arg, out->text.data != NULL ? out->text.data : "",
-		    out->text.len, done);
+	if (generated && h->answer != NULL && (r == CL_OK || r == CL_EIO)) {
+		struct cl_err e2 = CL_ERR_INIT;
+		size_t shown = out->text.len;
+		int r2;
+
+		/*
+		 * On a terminal, a notice goes on a line of its own; the
+		 * newline joins out->text so that no second one follows
+		 * (if that append fails, one does: harmless).
+		 */
+		if (out->tty && shown > 0 &&
+		    out->text.data[shown - 1] != '\n' &&
+		    fputc('\n', out->f) != EOF)
+			r2 = cl_buf_append(&out->text, "\n", 1);
+		fflush(out->f);
+		r2 = h->answer(h->arg, out->text.data != NULL ?
+		    out->text.data : "", shown, done, &e2);
+		if (r == CL_OK && r2 != CL_OK) {
+			r = r2;
+			err = e2;
+		}
+	}
+out:
 	cl_buf_release(&t.filtered);
+	cl_buf_release(&text);
 	if (r != CL_OK) {
-		if (out->text.len > 0)
+		if (out->text.len > 0 && out->text.data[out->text.len - 1] !=
+		    '\n')
 			fputc('\n', out->f);
 		fflush(out->f);
-		fprintf(stderr, "cloister %s: %s\n", a->cmd, err.msg);
+		if (err.msg[0] != '\0')
+			fprintf(stderr, "cloister %s: %s\n", a->cmd, err.msg);
 	}
 	return r;
 }

@@ -64,6 +64,7 @@ struct cli_engine_args {
 	int			 n_threads;	/* -t, 0 = engine default */
 	uint32_t		 n_ctx;		/* -c, 0 = model default */
 	bool			 ref_kernels;
+	int			 model_fd;	/* >= 0: the model, opened */
 	struct engine_client_gen gen;		/* sampling, max tokens */
 	bool			 seed_set;	/* --seed given */
 	/* Loading progress; NULL: a percentage on stderr if a terminal. */
@@ -121,32 +122,56 @@ int	cli_out_finish(struct cli_out *o);
 void	cli_out_release(struct cli_out *o);
 
 /*
- * Hook points for the policy and the audit log (branches `policy` and
- * `audit`).  Every member may be NULL.  cli_hooks_get() is THE place
- * where they are wired in; today it returns all NULL.
+ * Hook points for the policy and the audit log, filled by
+ * cli_broker_hooks() (cli/broker.h).  Every member may be NULL.
  */
 struct cli_hooks {
 	void	*arg;
-	/* POLICY: check the prompt before GENERATE; CL_EPOLICY refuses. */
-	int	(*prompt_check)(void *arg, const struct engine_client_msg *msgs,
-		    size_t n_msgs, struct cl_err *err);
 	/*
-	 * POLICY: streaming output filter between TOKEN and stdout: append
-	 * what may be shown of p[0..n) to `out` (`final`: end of answer,
-	 * flush); set *stop to cancel the generation (a limit was hit).
+	 * Before GENERATE: check the question msgs[n_msgs - 1] and adjust
+	 * the request `g` (max_tokens).  When the question must be sent
+	 * changed, put the new text in `text` and set *changed.  CL_EPOLICY
+	 * refuses the turn (the notice is already shown and err->msg may be
+	 * empty); any other code fails it.
+	 */
+	int	(*prompt_check)(void *arg, const struct engine_client_msg *msgs,
+		    size_t n_msgs, struct engine_client_gen *g,
+		    struct cl_buf *text, bool *changed, struct cl_err *err);
+	/*
+	 * Streaming output filter between TOKEN and stdout: append what may
+	 * be shown of p[0..n) to `out` (`final`: end of answer, flush); set
+	 * *stop to cancel the generation (a limit was hit, a term matched).
 	 */
 	int	(*output_filter)(void *arg, const char *p, size_t n, bool final,
 		    struct cl_buf *out, bool *stop, struct cl_err *err);
-	/* AUDIT: a session starts, with the attestation. */
-	void	(*session_start)(void *arg, const struct engine_client_info *in);
-	/* AUDIT: the user's prompt and the answer shown. */
-	void	(*prompt)(void *arg, const struct engine_client_msg *msg);
-	void	(*answer)(void *arg, const char *text, size_t len,
-		    const struct engine_client_done *done);
-	/* AUDIT: the session ends with exit status `status`. */
+	/*
+	 * After a generation that ended (done is filled), with the answer
+	 * as shown: charge usage, show the policy's notice, log.  Returns
+	 * CL_EPOLICY when the policy stopped or withheld the answer (that
+	 * becomes the turn's result), another code when it failed.
+	 */
+	int	(*answer)(void *arg, const char *text, size_t len,
+		    const struct engine_client_done *done, struct cl_err *err);
+	/* The engine is ready (attestation in `in`); failing ends it all. */
+	int	(*session_start)(void *arg, const struct engine_client_info *in,
+		    struct cl_err *err);
+	/* The session ends with exit status `status`. */
 	void	(*session_end)(void *arg, int status);
 };
-void	cli_hooks_get(struct cli_hooks *h);
+
+/*
+ * The jail part of an attestation as one JSON object member "jail" (what
+ * `cloister doctor --json` shows and the audit log records); `refused`
+ * may be NULL.
+ */
+void	cli_jail_json(struct cl_json_writer *w,
+	    const struct engine_client_info *in, const char *refused);
+
+/*
+ * The value of "KEY = VALUE" in $XDG_CONFIG_HOME/cloister/config
+ * (~/.config when unset; the last line wins), or NULL.  Caller frees.
+ */
+char	*cli_config_value(const char *key);
 
 /* Set by the SIGINT handler installed with cli_catch_sigint(). */
 extern volatile sig_atomic_t cli_interrupted;
@@ -156,12 +181,15 @@ void	cli_catch_sigint(void);
 /*
  * One turn: run the hooks, generate an answer to msgs[0..n) and stream it
  * through the output filter to `out`.  Ctrl-C (cli_interrupted) cancels.
- * The answer as shown is left in out->text.  Prints errors; returns the
- * CL_E* code (CL_OK also when canceled).
+ * The answer as shown is left in out->text, and the question as sent
+ * (after the policy) in `sent` when not NULL.  Prints errors; returns the
+ * CL_E* code (CL_OK also when canceled; CL_EPOLICY when the policy
+ * refused the question or stopped the answer).
  */
 int	cli_turn(const struct cli_engine_args *a, const struct cli_hooks *h,
 	    struct engine_client *c, const struct engine_client_msg *msgs,
-	    size_t n_msgs, struct cli_out *out, struct engine_client_done *done);
+	    size_t n_msgs, struct cli_out *out, struct engine_client_done *done,
+	    struct cl_buf *sent);
 
 /* Say which layers are missing when the jail is not whole. */
 void	cli_warn_degraded(const char *cmd, const struct engine_client_info *in);

@@ -512,8 +512,14 @@ engine_client_spawn(const struct engine_client_opts *o,
 	}
 
 	/* The broker opens the model; the engine only gets the descriptor. */
-	if ((model_fd = open(o->model_path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) ==
-	    -1) {
+	if (o->have_model_fd) {
+		if ((model_fd = fcntl(o->model_fd, F_DUPFD_CLOEXEC, 3)) == -1) {
+			r = cl_errf(err, CL_EIO, "cannot use model '%s': %s",
+			    o->model_path, strerror(errno));
+			goto out;
+		}
+	} else if ((model_fd = open(o->model_path, O_RDONLY | O_CLOEXEC |
+	    O_NOCTTY)) == -1) {
 		e = errno;
 		r = cl_errf(err, e == ENOENT ? CL_ENOTFOUND : CL_EIO,
 		    "cannot open model '%s': %s", o->model_path, strerror(e));

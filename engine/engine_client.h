@@ -40,6 +40,14 @@ struct engine_client;
 struct engine_client_opts {
 	const char		*model_path;	/* GGUF file; required */
 	/*
+	 * With have_model_fd, the model is this open descriptor rather than
+	 * a second open of model_path, which then only names it in messages
+	 * (the broker hashes what it opened, and the engine must get that
+	 * very file).  Borrowed: the client uses a duplicate.
+	 */
+	bool			 have_model_fd;
+	int			 model_fd;
+	/*
 	 * The engine program; NULL means $CLOISTER_ENGINE when set (tests,
 	 * uninstalled builds), else CL_LIBEXECDIR "/cloister-engine".
 	 */

@@ -465,6 +465,36 @@ out:
 	return r;
 }
 
+int
+store_peek(const char *dir, enum store_mode *mode,
+    uint8_t sign_pk[STORE_SIGN_PUBLICKEYBYTES], struct cl_err *err)
+{
+	struct store_keyfile *kf = NULL;
+	char *key_path = NULL;
+	int r;
+
+	if (sodium_init() < 0)
+		return cl_errf(err, CL_EINTERNAL, "libsodium failed to "
+		    "initialise");
+	if ((key_path = store_path(dir, KEY_NAME)) == NULL ||
+	    (kf = cl_calloc(1, sizeof(*kf))) == NULL) {
+		r = cl_errf(err, CL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = store_keyfile_read(key_path, kf, err)) != CL_OK)
+		goto out;
+	*mode = (enum store_mode)kf->mode;
+	memcpy(sign_pk, kf->sign_pk, STORE_SIGN_PUBLICKEYBYTES);
+out:
+	if (kf != NULL) {
+		/* A shared store's data key is in there. */
+		sodium_memzero(kf, sizeof(*kf));
+		cl_free(kf);
+	}
+	cl_free(key_path);
+	return r;
+}
+
 void
 store_close(struct store *s)
 {

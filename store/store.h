@@ -136,6 +136,20 @@ int	store_open(const char *dir, const char *pass, size_t pass_len,
 	    const struct store_options *opt, struct store **out,
 	    struct cl_err *err) CL_WUR;
 
+/*
+ * What the key file of the store in `dir` says in clear: its mode and the
+ * admin Ed25519 public key, read without opening the database (nothing
+ * is written, the epoch does not move) and without a passphrase.  The
+ * key file's checksum is checked; the public key itself is only bound to
+ * the admin secret key by store_open() with a passphrase or by
+ * store_unlock(), so use it as store_open() without a passphrase would
+ * (the broker checks the policy seal with it).  CL_ENOTFOUND when there
+ * is no store; other errors as store_open().
+ */
+int	store_peek(const char *dir, enum store_mode *mode,
+	    uint8_t sign_pk[STORE_SIGN_PUBLICKEYBYTES], struct cl_err *err)
+	    CL_WUR;
+
 /* Close the store and wipe its keys.  store_close(NULL) is a no-op. */
 void	store_close(struct store *s);
 

@@ -60,6 +60,11 @@ tests_check_jail_CFLAGS = $(TEST_CFLAGS) $(SECCOMP_CFLAGS)
 tests_check_jail_LDADD = libengine_client.a libsandbox.a libutil.a \
 	$(SECCOMP_LIBS) $(TEST_LIBS)
 
+# The policy and the audit log applied by ask and chat to the jailed
+# engine's output, end to end (scripted models, temporary XDG dirs).
+dist_check_SCRIPTS += tests/e2e-policy.sh tests/e2e-audit.sh
+TESTS += tests/e2e-policy.sh tests/e2e-audit.sh
+
 # Every SIMD kernel variant the CPU runs against kern_ref and the
 # integer dot products quant_vec_dot_* (engine/kern_avx*.c).
 check_PROGRAMS += tests/check_kern_simd
