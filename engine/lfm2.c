@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "engine/engine_impl.h"
@@ -32,15 +33,39 @@ max_sz(size_t a, size_t b)
 	return a > b ? a : b;
 }
 
+/*
+ * Room for one prepared activation row of n elements of any weight type,
+ * a multiple of 64: a float per element (ref, float weights), or 384
+ * bytes per started group of 128 (the largest SIMD layout, kern_simd.h,
+ * which pads short rows to whole groups); ab_of() checks.
+ */
+static size_t
+act_stride(size_t n)
+{
+	return max_sz((n * sizeof(float) + 63) & ~(size_t)63,
+	    (n + 127) / 128 * 384);
+}
+
+/* Carve `bytes` (rounded up to 64) from the arena at *off. */
+static void *
+carve(char *base, size_t *off, size_t bytes)
+{
+	void *p = base + *off;
+
+	*off += (bytes + 63) & ~(size_t)63;
+	return p;
+}
+
 int
 engine_ctx_new(struct engine_model *m, uint32_t n_ctx, struct engine_ctx **out,
     struct cl_err *err)
 {
 	const struct lfm2_hparams *hp = &m->hp;
 	struct engine_ctx *c;
-	size_t B = LFM2_MAX_BATCH, d = hp->n_embd, K, big, kvd, act, i;
-	size_t qd = (size_t)hp->n_head * hp->head_dim;
-	int nth = pool_size(m->pool);
+	size_t B = LFM2_MAX_BATCH, d = hp->n_embd, K, big, kvd, i;
+	size_t qd = (size_t)hp->n_head * hp->head_dim, f = hp->n_ff_exp;
+	size_t nth = (size_t)pool_size(m->pool), ar, off;
+	char *base;
 
 	*out = NULL;
 	if (n_ctx == 0)
@@ -56,25 +81,11 @@ engine_ctx_new(struct engine_model *m, uint32_t n_ctx, struct engine_ctx **out,
 
 	big = max_sz(3 * d, qd + 2 * (size_t)hp->max_kv_dim);
 	big = max_sz(big, 2 * (size_t)hp->max_ff);
-	/* Largest activation row any matmul reads, for B*K rows. */
-	act = m->kern->act_row_bytes(m->output.type, d);
-	for (i = 0; i < hp->n_layer; i++) {
-		const struct lfm2_layer *L = &m->layers[i];
-		const struct lfm2_weight *ws[] = {
-			&L->in_proj, &L->out_proj, &L->wq, &L->wk, &L->wv,
-			&L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down,
-			&L->router, &L->gate_exps, &L->up_exps, &L->down_exps
-		};
-		size_t j;
-
-		for (j = 0; j < CL_ARRAY_LEN(ws); j++) {
-			if (ws[j]->data != NULL)
-				act = max_sz(act, m->kern->act_row_bytes(
-				    ws[j]->type, (size_t)ws[j]->ne[0]));
-		}
-	}
-	c->act_cap = act * B * K;
-
+	/* The act buffers, 64-byte aligned, in one allocation. */
+	ar = 3 * B * act_stride(d) +
+	    B * act_stride(max_sz(max_sz(d, qd), hp->max_ff));
+	if (hp->n_expert > 0)
+		ar += 2 * B * K * act_stride(d) + B * K * act_stride(f);
 	if ((c->k_cache = cl_calloc(hp->n_layer, sizeof(float *))) == NULL ||
 	    (c->v_cache = cl_calloc(hp->n_layer, sizeof(float *))) == NULL ||
 	    (c->conv_state = cl_calloc(hp->n_layer, sizeof(float *))) ==
@@ -84,22 +95,39 @@ engine_ctx_new(struct engine_model *m, uint32_t n_ctx, struct engine_ctx **out,
 	    (c->big = cl_calloc(B * big, sizeof(float))) == NULL ||
 	    (c->mix = cl_calloc(B * max_sz(d, qd), sizeof(float))) == NULL ||
 	    (c->out = cl_calloc(B * d, sizeof(float))) == NULL ||
-	    (c->att_scores = cl_calloc((size_t)nth * n_ctx,
-	    sizeof(float))) == NULL ||
-	    (c->act = cl_malloc(c->act_cap)) == NULL)
-		goto nomem;
-	if (hp->n_expert > 0 &&
-	    ((c->router = cl_calloc(B * hp->n_expert, sizeof(float))) ==
+	    (c->att_scores = cl_calloc(nth * n_ctx, sizeof(float))) == NULL ||
+	    (c->rope_cs = cl_calloc(nth * hp->head_dim, sizeof(double))) ==
 	    NULL ||
-	    (c->sel = cl_calloc(B * K, sizeof(int32_t))) == NULL ||
-	    (c->sel_w = cl_calloc(B * K, sizeof(float))) == NULL ||
-	    (c->route_tok = cl_calloc(B * K, sizeof(int32_t))) == NULL ||
-	    (c->route_w = cl_calloc(B * K, sizeof(float))) == NULL ||
-	    (c->xs = cl_calloc(B * K * d, sizeof(float))) == NULL ||
-	    (c->hs = cl_calloc(B * K * 2 * (size_t)hp->n_ff_exp,
-	    sizeof(float))) == NULL ||
-	    (c->ys = cl_calloc(B * K * d, sizeof(float))) == NULL))
+	    (c->arena = cl_malloc(ar + 64)) == NULL)
 		goto nomem;
+	base = (char *)c->arena + (64 - (uintptr_t)c->arena % 64) % 64;
+	off = 0;
+	for (i = 0; i < 3; i++)
+		c->act_in[i] = carve(base, &off, B * act_stride(d));
+	c->act_mid = carve(base, &off,
+	    B * act_stride(max_sz(max_sz(d, qd), hp->max_ff)));
+	if (hp->n_expert > 0) {
+		c->act_gate = carve(base, &off, B * K * act_stride(d));
+		c->act_up = carve(base, &off, B * K * act_stride(d));
+		c->act_h = carve(base, &off, B * K * act_stride(f));
+		if ((c->router = cl_calloc(B * hp->n_expert,
+		    sizeof(float))) == NULL ||
+		    (c->sel = cl_calloc(B * K, sizeof(int32_t))) == NULL ||
+		    (c->sel_w = cl_calloc(B * K, sizeof(float))) == NULL ||
+		    (c->slot_tok = cl_calloc(B * K, sizeof(int32_t))) ==
+		    NULL ||
+		    (c->slot_w = cl_calloc(B * K, sizeof(float))) == NULL ||
+		    (c->ex_id = cl_calloc(hp->n_expert, sizeof(int32_t))) ==
+		    NULL ||
+		    (c->ex_base = cl_calloc(hp->n_expert,
+		    sizeof(uint32_t))) == NULL ||
+		    (c->ex_n = cl_calloc(hp->n_expert, sizeof(uint32_t))) ==
+		    NULL ||
+		    (c->hg = cl_calloc(B * K * f, sizeof(float))) == NULL ||
+		    (c->hu = cl_calloc(B * K * f, sizeof(float))) == NULL ||
+		    (c->ys = cl_calloc(B * K * d, sizeof(float))) == NULL)
+			goto nomem;
+	}
 	for (i = 0; i < hp->n_layer; i++) {
 		const struct lfm2_layer *L = &m->layers[i];
 
@@ -147,14 +175,18 @@ engine_ctx_free(struct engine_ctx *c)
 	cl_free(c->mix);
 	cl_free(c->out);
 	cl_free(c->att_scores);
-	cl_free(c->act);
+	cl_free(c->rope_cs);
+	cl_free(c->arena);
 	cl_free(c->router);
 	cl_free(c->sel);
 	cl_free(c->sel_w);
-	cl_free(c->route_tok);
-	cl_free(c->route_w);
-	cl_free(c->xs);
-	cl_free(c->hs);
+	cl_free(c->slot_tok);
+	cl_free(c->slot_w);
+	cl_free(c->ex_id);
+	cl_free(c->ex_base);
+	cl_free(c->ex_n);
+	cl_free(c->hg);
+	cl_free(c->hu);
 	cl_free(c->ys);
 	cl_free(c);
 }
@@ -189,58 +221,195 @@ engine_ctx_n_ctx(const struct engine_ctx *c)
 /* ------------------------------------------------------------------ */
 /* 2. building blocks                                                  */
 
-struct mm_job {
-	const struct kern_ops	*kern;
-	uint32_t		 type;
-	const uint8_t		*w;		/* first row */
-	size_t			 row_bytes;
-	size_t			 n;		/* row length */
-	size_t			 rows;
-	const void		*act;
-	size_t			 n_tok;
-	float			*y;
-	size_t			 ldy;
+/*
+ * A forward chunk is one job of the pool: every thread runs the whole
+ * pass and the threads meet at pool_barrier() between steps that read
+ * what the previous step wrote.  Within a step, work is either split
+ * statically (per token, per channel: cheap, even work) or handed out in
+ * chunks from a shared counter (matrix rows: a thread that is descheduled
+ * on a busy machine leaves its unclaimed chunks to the others, so both
+ * finish together).  Every output element is computed by exactly one
+ * thread with the same arithmetic whatever the split, so results do not
+ * depend on the thread count.
+ */
+struct fwd {
+	struct engine_ctx	*c;
+	const int32_t		*tokens;
+	size_t			 T;
+	float			*logits;
+	bool			 all_logits;
+	atomic_size_t		 ctr[2];	/* work counters, alternating */
+};
+
+/* One thread's view of the job. */
+struct thr {
+	struct fwd		*f;
+	struct engine_ctx	*c;
+	const struct engine_model *m;
+	struct pool		*pool;
+	int			 ith, nth;
+	unsigned		 step;		/* dynamic steps begun */
 };
 
 static void
-mm_worker(void *arg, int ith, int nth)
+sync_all(struct thr *th)
 {
-	const struct mm_job *j = arg;
-	size_t lo, hi;
-
-	pool_split(j->rows, ith, nth, &lo, &hi);
-	if (lo < hi)
-		j->kern->matmul(j->type, j->w, j->row_bytes, j->n, j->act,
-		    j->n_tok, j->y, j->ldy, lo, hi);
+	pool_barrier(th->pool);
 }
 
 /*
- * y (n_tok, ldy) = W[slab] (rows, n) @ x (n_tok, n): y[t*ldy + r] =
- * dot(row r of slab `slab` of w, x[t]).
+ * The work counter of a new dynamically split step.  Steps alternate
+ * between two counters; thread 0 zeroes the one the next step will use,
+ * which the previous step (finished: a barrier lies between any two
+ * steps) no longer reads, and the barrier after this step publishes it.
  */
-static void
-matmul(struct engine_ctx *c, const struct lfm2_weight *w, size_t slab,
-    const float *x, size_t n_tok, float *y, size_t ldy)
+static atomic_size_t *
+par_begin(struct thr *th)
 {
-	const struct kern_ops *k = c->m->kern;
-	size_t n = (size_t)w->ne[0], ab = k->act_row_bytes(w->type, n), t;
-	struct mm_job j;
+	struct fwd *f = th->f;
+	atomic_size_t *q = &f->ctr[th->step & 1];
 
-	if (ab * n_tok > c->act_cap)
-		CL_BUG("activation scratch too small");
-	for (t = 0; t < n_tok; t++)
-		k->act_prepare(w->type, x + t * n, (char *)c->act + t * ab, n);
-	j.kern = k;
-	j.type = w->type;
-	j.w = w->data + slab * w->slab_bytes;
-	j.row_bytes = w->row_bytes;
-	j.n = n;
-	j.rows = (size_t)w->ne[1];
-	j.act = c->act;
-	j.n_tok = n_tok;
-	j.y = y;
-	j.ldy = ldy;
-	pool_run(c->m->pool, mm_worker, &j);
+	if (th->ith == 0)
+		atomic_store_explicit(&f->ctr[(th->step + 1) & 1], 0,
+		    memory_order_relaxed);
+	th->step++;
+	return q;
+}
+
+static size_t
+claim(atomic_size_t *q)
+{
+	return atomic_fetch_add_explicit(q, 1, memory_order_relaxed);
+}
+
+/* Rows per chunk when `rows` rows are shared: about 8 chunks a thread. */
+static size_t
+chunk_rows(size_t rows, int nth)
+{
+	size_t ch = rows / ((size_t)nth * 8);
+
+	ch = (ch + 15) & ~(size_t)15;
+	return ch < 16 ? 16 : ch;
+}
+
+/* This thread's static share of n items. */
+static void
+share(const struct thr *th, size_t n, size_t *lo, size_t *hi)
+{
+	pool_split(n, th->ith, th->nth, lo, hi);
+}
+
+static const uint8_t *
+slab_of(const struct lfm2_weight *w, size_t slab)
+{
+	return w->data + slab * w->slab_bytes;
+}
+
+/* y[t*ldy + r] = W[slab] row r . act row t, rows [r0, r1). */
+static void
+mm_rows(const struct engine_model *m, const struct lfm2_weight *w,
+    size_t slab, const void *act, size_t n_tok, float *y, size_t ldy,
+    size_t r0, size_t r1)
+{
+	m->kern->matmul(w->type, slab_of(w, slab), w->row_bytes,
+	    (size_t)w->ne[0], act, n_tok, y, ldy, r0, r1);
+}
+
+static float
+silu(float x)
+{
+	return x / (1.0f + expf(-x));
+}
+
+/*
+ * One matrix product of a step.  With w2 set, the same rows of w2 are
+ * computed into y2 and then y = silu(y) * y2 (SwiGLU).  With add set,
+ * add[t*ldy + r] += y[t*ldy + r] afterwards (the residual).
+ */
+struct seg {
+	const struct lfm2_weight *w;
+	size_t			 slab;
+	const void		*act;		/* n_tok prepared rows */
+	size_t			 n_tok;
+	float			*y;
+	size_t			 ldy;
+	const struct lfm2_weight *w2;
+	const void		*act2;
+	float			*y2;
+	float			*add;
+};
+
+static void
+seg_rows(const struct engine_model *m, const struct seg *s, size_t r0,
+    size_t r1)
+{
+	size_t t, r;
+
+	mm_rows(m, s->w, s->slab, s->act, s->n_tok, s->y, s->ldy, r0, r1);
+	if (s->w2 != NULL) {
+		mm_rows(m, s->w2, s->slab, s->act2, s->n_tok, s->y2, s->ldy,
+		    r0, r1);
+		for (t = 0; t < s->n_tok; t++) {
+			float *g = s->y + t * s->ldy, *u = s->y2 + t * s->ldy;
+
+			for (r = r0; r < r1; r++)
+				g[r] = silu(g[r]) * u[r];
+		}
+	}
+	if (s->add != NULL) {
+		for (t = 0; t < s->n_tok; t++) {
+			float *a = s->add + t * s->ldy;
+			const float *y = s->y + t * s->ldy;
+
+			for (r = r0; r < r1; r++)
+				a[r] += y[r];
+		}
+	}
+}
+
+/* Run segments s[0..n) with their rows handed out in chunks. */
+static void
+par_segs(struct thr *th, const struct seg *s, size_t n)
+{
+	atomic_size_t *q = par_begin(th);
+	size_t i, total = 0, ch, item, base = 0, nc, r0, r1, cur = 0;
+
+	for (i = 0; i < n; i++)
+		total += (size_t)s[i].w->ne[1];
+	ch = chunk_rows(total, th->nth);
+	for (;;) {
+		item = claim(q);
+		/* Items only grow, so the segment cursor only moves on. */
+		while (cur < n) {
+			nc = ((size_t)s[cur].w->ne[1] + ch - 1) / ch;
+			if (item < base + nc)
+				break;
+			base += nc;
+			cur++;
+		}
+		if (cur == n)
+			return;
+		r0 = (item - base) * ch;
+		r1 = r0 + ch < s[cur].w->ne[1] ? r0 + ch :
+		    (size_t)s[cur].w->ne[1];
+		seg_rows(th->m, &s[cur], r0, r1);
+	}
+}
+
+static struct seg
+seg_of(const struct lfm2_weight *w, size_t slab, const void *act,
+    size_t n_tok, float *y, size_t ldy)
+{
+	struct seg s;
+
+	memset(&s, 0, sizeof(s));
+	s.w = w;
+	s.slab = slab;
+	s.act = act;
+	s.n_tok = n_tok;
+	s.y = y;
+	s.ldy = ldy;
+	return s;
 }
 
 /* out = w * x / sqrt(mean(x^2) + eps), n elements (lfm2-spec 5.2). */
@@ -258,28 +427,115 @@ rmsnorm(float *out, const float *x, const float *w, size_t n, float eps)
 		out[i] = w[i] * (x[i] * scale);
 }
 
-/* NEOX RoPE on one head of dh values at position pos (lfm2-spec 5.5). */
+/* cos and sin of pos * inv_freq[i] into cs[i], cs[half + i]. */
 static void
-rope(float *x, size_t dh, uint32_t pos, const double *inv_freq)
+rope_table(double *cs, size_t dh, uint32_t pos, const double *inv_freq)
 {
 	size_t i, half = dh / 2;
-	double th, cs, sn, x0, x1;
+	double th;
 
 	for (i = 0; i < half; i++) {
 		th = (double)pos * inv_freq[i];
-		cs = cos(th);
-		sn = sin(th);
-		x0 = x[i];
-		x1 = x[i + half];
-		x[i] = (float)(x0 * cs - x1 * sn);
-		x[i + half] = (float)(x0 * sn + x1 * cs);
+		cs[i] = cos(th);
+		cs[half + i] = sin(th);
 	}
 }
 
-static float
-silu(float x)
+/* NEOX RoPE on one head of dh values with a rope_table (lfm2-spec 5.5). */
+static void
+rope(float *x, size_t dh, const double *cs)
 {
-	return x / (1.0f + expf(-x));
+	size_t i, half = dh / 2;
+	double x0, x1;
+
+	for (i = 0; i < half; i++) {
+		x0 = x[i];
+		x1 = x[i + half];
+		x[i] = (float)(x0 * cs[i] - x1 * cs[half + i]);
+		x[i + half] = (float)(x0 * cs[half + i] + x1 * cs[i]);
+	}
+}
+
+/*
+ * The distinct activation layouts that weights ws[0..n) read from one
+ * input: types[j] for j < return value; ptr[i] = act_in[j] of weight i.
+ */
+static int
+act_plan(struct engine_ctx *c, const struct lfm2_weight *const *ws, int n,
+    uint32_t *types, void **ptr)
+{
+	int i, j, nt = 0;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < nt; j++)
+			if (types[j] == ws[i]->type)
+				break;
+		if (j == nt) {
+			if (nt == 3)
+				CL_BUG("more than three activation layouts");
+			types[nt++] = ws[i]->type;
+		}
+		ptr[i] = c->act_in[j];
+	}
+	return nt;
+}
+
+/*
+ * Bytes of one prepared row of n elements for wtype: the rows of one
+ * matrix product lie back to back at this stride (kern.h), in buffers
+ * sized with act_stride().
+ */
+static size_t
+ab_of(const struct engine_model *m, uint32_t wtype, size_t n)
+{
+	size_t ab = m->kern->act_row_bytes(wtype, n);
+
+	if (ab > act_stride(n))
+		CL_BUG("activation row larger than its stride");
+	return ab;
+}
+
+/* Prepare row x (n floats) for weights of type wtype as row t of act. */
+static void
+prep_row(const struct engine_model *m, uint32_t wtype, const float *x,
+    void *act, size_t t, size_t n)
+{
+	m->kern->act_prepare(wtype, x, (char *)act + t * ab_of(m, wtype, n),
+	    n);
+}
+
+/*
+ * xn = rmsnorm(rows of src with weight nw), then prepared for the weights
+ * ws[0..n) into act_in (ptr[i] for weight i); split by token.
+ */
+static void
+norm_prep(struct thr *th, const float *src, const float *nw,
+    const struct lfm2_weight *const *ws, int n, void **ptr)
+{
+	struct engine_ctx *c = th->c;
+	size_t d = th->m->hp.n_embd, T = th->f->T, lo, hi, t;
+	uint32_t types[3];
+	int nt = act_plan(c, ws, n, types, ptr), j;
+
+	share(th, T, &lo, &hi);
+	for (t = lo; t < hi; t++) {
+		rmsnorm(c->xn + t * d, src + t * d, nw, d, th->m->hp.rms_eps);
+		for (j = 0; j < nt; j++)
+			prep_row(th->m, types[j], c->xn + t * d, c->act_in[j],
+			    t, d);
+	}
+}
+
+/* Prepare T rows of x (n floats each) for wtype into dst; split by token. */
+static void
+prep_rows(struct thr *th, uint32_t wtype, const float *x, size_t n,
+    size_t T, void *dst)
+{
+	size_t lo, hi, t;
+
+	share(th, T, &lo, &hi);
+	for (t = lo; t < hi; t++)
+		prep_row(th->m, wtype, x + t * n, dst, t, n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -291,99 +547,90 @@ silu(float x)
  *   u = B * x;  v = causal depthwise conv over time of u (L taps);
  *   y = C * v;  o = out_proj(y)
  * The conv state holds the last L-1 values of u per channel, oldest first.
+ * Adds o to the residual stream.
  */
 static void
-shortconv(struct engine_ctx *c, const struct lfm2_layer *L, float *S,
-    size_t T)
+shortconv(struct thr *th, const struct lfm2_layer *L, float *S)
 {
-	const struct lfm2_hparams *hp = &c->m->hp;
-	size_t d = hp->n_embd, Lc = hp->l_cache, t, ch, k;
+	struct engine_ctx *c = th->c;
+	const struct lfm2_hparams *hp = &th->m->hp;
+	size_t d = hp->n_embd, Lc = hp->l_cache, T = th->f->T, t, ch, k;
+	size_t lo, hi;
 	float *z = c->big, *y = c->mix;
+	const struct lfm2_weight *ws[1] = { &L->in_proj };
+	void *act[1];
+	struct seg s;
 
-	matmul(c, &L->in_proj, 0, c->xn, T, z, 3 * d);
-	for (t = 0; t < T; t++) {
-		const float *Bv = z + t * 3 * d, *Cv = Bv + d, *Xv = Bv + 2 * d;
-		float *yt = y + t * d;
+	norm_prep(th, c->x, L->attn_norm, ws, 1, act);
+	sync_all(th);
+	s = seg_of(&L->in_proj, 0, act[0], T, z, 3 * d);
+	par_segs(th, &s, 1);
+	sync_all(th);
+	/* Channels are independent: split them, each over all tokens. */
+	share(th, d, &lo, &hi);
+	for (ch = lo; ch < hi; ch++) {
+		const float *kw = L->conv + ch * Lc;
+		float *st = Lc > 1 ? S + ch * (Lc - 1) : NULL;
 
-		for (ch = 0; ch < d; ch++) {
-			const float *kw = L->conv + ch * Lc;
-			float u = Bv[ch] * Xv[ch], v;
+		for (t = 0; t < T; t++) {
+			const float *Bv = z + t * 3 * d;
+			float u = Bv[ch] * Bv[2 * d + ch], v;
 
 			v = kw[Lc - 1] * u;
-			if (Lc > 1) {
-				float *s = S + ch * (Lc - 1);
-
+			if (st != NULL) {
 				for (k = 0; k < Lc - 1; k++)
-					v += kw[k] * s[k];
+					v += kw[k] * st[k];
 				for (k = 0; k + 1 < Lc - 1; k++)
-					s[k] = s[k + 1];
-				s[Lc - 2] = u;
+					st[k] = st[k + 1];
+				st[Lc - 2] = u;
 			}
-			yt[ch] = Cv[ch] * v;
+			y[t * d + ch] = Bv[d + ch] * v;
 		}
 	}
-	matmul(c, &L->out_proj, 0, y, T, c->out, d);
+	sync_all(th);
+	prep_rows(th, L->out_proj.type, y, d, T, c->act_mid);
+	sync_all(th);
+	s = seg_of(&L->out_proj, 0, c->act_mid, T, c->out, d);
+	s.add = c->x;
+	par_segs(th, &s, 1);
+	sync_all(th);
 }
 
-struct att_job {
-	struct engine_ctx	*c;
-	const struct lfm2_layer	*L;
-	const float		*q;	/* (T, H*Dh) */
-	const float		*kc;	/* cache (n_ctx, kvd) */
-	const float		*vc;
-	float			*o;	/* (T, H*Dh) */
-	size_t			 T;
-	uint32_t		 pos0;
-};
-
-/* Softmax attention for the (token, head) pairs of this thread. */
+/*
+ * Softmax attention of one (token, head) pair: oh = softmax(qh . K /
+ * sqrt(Dh)) V over the n_pos cached positions of kv head g.
+ */
 static void
-att_worker(void *arg, int ith, int nth)
+att_head(const struct engine_model *m, const float *qh, const float *kc,
+    const float *vc, size_t kvd, size_t g, size_t n_pos, float *sc,
+    float *oh)
 {
-	const struct att_job *j = arg;
-	const struct lfm2_hparams *hp = &j->c->m->hp;
-	size_t H = hp->n_head, dh = hp->head_dim, Hkv = j->L->n_head_kv;
-	size_t kvd = Hkv * dh, group = H / Hkv, lo, hi, p, t, h, g, i, s;
-	float *sc = j->c->att_scores + (size_t)ith * j->c->n_ctx;
+	size_t dh = m->hp.head_dim, s, i;
 	const float scale = 1.0f / sqrtf((float)dh);
+	float mx = -INFINITY, sum = 0;
 
-	pool_split(j->T * H, ith, nth, &lo, &hi);
-	for (p = lo; p < hi; p++) {
-		const float *qh;
-		float *oh, mx, sum;
-		size_t n_pos;
+	for (s = 0; s < n_pos; s++) {
+		const float *kh = kc + s * kvd + g * dh;
+		float dot = 0;
 
-		t = p / H;
-		h = p % H;
-		g = h / group;
-		qh = j->q + t * H * dh + h * dh;
-		oh = j->o + t * H * dh + h * dh;
-		n_pos = (size_t)j->pos0 + t + 1;	/* causal */
-		mx = -INFINITY;
-		for (s = 0; s < n_pos; s++) {
-			const float *kh = j->kc + s * kvd + g * dh;
-			float dot = 0;
-
-			for (i = 0; i < dh; i++)
-				dot += qh[i] * kh[i];
-			sc[s] = dot * scale;
-			if (sc[s] > mx)
-				mx = sc[s];
-		}
-		sum = 0;
-		for (s = 0; s < n_pos; s++) {
-			sc[s] = expf(sc[s] - mx);
-			sum += sc[s];
-		}
 		for (i = 0; i < dh; i++)
-			oh[i] = 0;
-		for (s = 0; s < n_pos; s++) {
-			const float *vh = j->vc + s * kvd + g * dh;
-			float w = sc[s] / sum;
+			dot += qh[i] * kh[i];
+		sc[s] = dot * scale;
+		if (sc[s] > mx)
+			mx = sc[s];
+	}
+	for (s = 0; s < n_pos; s++) {
+		sc[s] = expf(sc[s] - mx);
+		sum += sc[s];
+	}
+	for (i = 0; i < dh; i++)
+		oh[i] = 0;
+	for (s = 0; s < n_pos; s++) {
+		const float *vh = vc + s * kvd + g * dh;
+		float w = sc[s] / sum;
 
-			for (i = 0; i < dh; i++)
-				oh[i] += w * vh[i];
-		}
+		for (i = 0; i < dh; i++)
+			oh[i] += w * vh[i];
 	}
 }
 
@@ -391,53 +638,72 @@ att_worker(void *arg, int ith, int nth)
  * GQA attention with per-head QK RMSNorm and NEOX RoPE (lfm2-spec 5.4):
  *   q, k, v = Wq a, Wk a, Wv a;  q_h = rope(norm(q_h)); k_g = rope(norm(k_g))
  *   append k, v to the cache; o_h = softmax(q_h . K_g / sqrt(Dh)) V_g
- *   o = Wo concat(o_h)
+ *   o = Wo concat(o_h), added to the residual stream.
  */
 static void
-attention(struct engine_ctx *c, const struct lfm2_layer *L, uint32_t il,
-    size_t T, uint32_t pos0)
+attention(struct thr *th, const struct lfm2_layer *L, uint32_t il)
 {
-	const struct engine_model *m = c->m;
+	struct engine_ctx *c = th->c;
+	const struct engine_model *m = th->m;
 	const struct lfm2_hparams *hp = &m->hp;
 	size_t H = hp->n_head, dh = hp->head_dim, Hkv = L->n_head_kv;
-	size_t qd = H * dh, kvd = Hkv * dh, d = hp->n_embd, t, h;
+	size_t qd = H * dh, kvd = Hkv * dh, d = hp->n_embd, T = th->f->T;
+	size_t t, h, lo, hi, p;
+	uint32_t pos0 = c->pos;
 	float *q = c->big, *k = q + T * qd, *v = k + T * kvd;
 	float *kc = c->k_cache[il], *vc = c->v_cache[il];
-	struct att_job j;
+	float *sc = c->att_scores + (size_t)th->ith * c->n_ctx;
+	double *cs = c->rope_cs + (size_t)th->ith * dh;
+	const struct lfm2_weight *ws[3] = { &L->wq, &L->wk, &L->wv };
+	void *act[3];
+	struct seg s[3];
+	atomic_size_t *qc;
 
-	matmul(c, &L->wq, 0, c->xn, T, q, qd);
-	matmul(c, &L->wk, 0, c->xn, T, k, kvd);
-	matmul(c, &L->wv, 0, c->xn, T, v, kvd);
-	for (t = 0; t < T; t++) {
+	norm_prep(th, c->x, L->attn_norm, ws, 3, act);
+	sync_all(th);
+	s[0] = seg_of(&L->wq, 0, act[0], T, q, qd);
+	s[1] = seg_of(&L->wk, 0, act[1], T, k, kvd);
+	s[2] = seg_of(&L->wv, 0, act[2], T, v, kvd);
+	par_segs(th, s, 3);
+	sync_all(th);
+	share(th, T, &lo, &hi);
+	for (t = lo; t < hi; t++) {
 		uint32_t pos = pos0 + (uint32_t)t;
 
+		rope_table(cs, dh, pos, m->rope_inv_freq);
 		for (h = 0; h < H; h++) {
 			float *qh = q + t * qd + h * dh;
 
 			rmsnorm(qh, qh, L->q_norm, dh, hp->rms_eps);
-			rope(qh, dh, pos, m->rope_inv_freq);
+			rope(qh, dh, cs);
 		}
 		for (h = 0; h < Hkv; h++) {
 			float *kh = k + t * kvd + h * dh;
 
 			rmsnorm(kh, kh, L->k_norm, dh, hp->rms_eps);
-			rope(kh, dh, pos, m->rope_inv_freq);
+			rope(kh, dh, cs);
 		}
 		memcpy(kc + (size_t)pos * kvd, k + t * kvd,
 		    kvd * sizeof(float));
 		memcpy(vc + (size_t)pos * kvd, v + t * kvd,
 		    kvd * sizeof(float));
 	}
-	j.c = c;
-	j.L = L;
-	j.q = q;
-	j.kc = kc;
-	j.vc = vc;
-	j.o = c->mix;
-	j.T = T;
-	j.pos0 = pos0;
-	pool_run(m->pool, att_worker, &j);
-	matmul(c, &L->wo, 0, c->mix, T, c->out, d);
+	sync_all(th);
+	/* (token, head) pairs; later tokens see more positions. */
+	qc = par_begin(th);
+	while ((p = claim(qc)) < T * H) {
+		t = p / H;
+		h = p % H;
+		att_head(m, q + t * qd + h * dh, kc, vc, kvd, h / (H / Hkv),
+		    (size_t)pos0 + t + 1, sc, c->mix + t * qd + h * dh);
+	}
+	sync_all(th);
+	prep_rows(th, L->wo.type, c->mix, qd, T, c->act_mid);
+	sync_all(th);
+	s[0] = seg_of(&L->wo, 0, c->act_mid, T, c->out, d);
+	s[0].add = c->x;
+	par_segs(th, s, 1);
+	sync_all(th);
 }
 
 /* ------------------------------------------------------------------ */
@@ -445,16 +711,29 @@ attention(struct engine_ctx *c, const struct lfm2_layer *L, uint32_t il,
 
 /* g = W_down (silu(W_gate f) * (W_up f))  (lfm2-spec 5.6) */
 static void
-dense_ffn(struct engine_ctx *c, const struct lfm2_layer *L, size_t T)
+dense_ffn(struct thr *th, const struct lfm2_layer *L)
 {
-	size_t ff = L->n_ff, d = c->m->hp.n_embd, i;
+	struct engine_ctx *c = th->c;
+	size_t ff = L->n_ff, d = th->m->hp.n_embd, T = th->f->T;
 	float *g = c->big, *u = g + T * ff;
+	const struct lfm2_weight *ws[2] = { &L->ffn_gate, &L->ffn_up };
+	void *act[2];
+	struct seg s;
 
-	matmul(c, &L->ffn_gate, 0, c->xn, T, g, ff);
-	matmul(c, &L->ffn_up, 0, c->xn, T, u, ff);
-	for (i = 0; i < T * ff; i++)
-		g[i] = silu(g[i]) * u[i];
-	matmul(c, &L->ffn_down, 0, g, T, c->out, d);
+	norm_prep(th, c->x, L->ffn_norm, ws, 2, act);
+	sync_all(th);
+	s = seg_of(&L->ffn_gate, 0, act[0], T, g, ff);
+	s.w2 = &L->ffn_up;
+	s.act2 = act[1];
+	s.y2 = u;
+	par_segs(th, &s, 1);
+	sync_all(th);
+	prep_rows(th, L->ffn_down.type, g, ff, T, c->act_mid);
+	sync_all(th);
+	s = seg_of(&L->ffn_down, 0, c->act_mid, T, c->out, d);
+	s.add = c->x;
+	par_segs(th, &s, 1);
+	sync_all(th);
 }
 
 /*
@@ -510,55 +789,154 @@ route(const struct lfm2_hparams *hp, const float *logits, const float *bias,
 }
 
 /*
- * Mixture of experts: g = sum over chosen e of w_e * Expert_e(f).  The
- * chunk's tokens are grouped by expert so each expert's weights are read
- * once per chunk; experts no token chose are never touched.
+ * Group the chunk's (token, expert) choices by expert, experts ascending
+ * and tokens ascending within one: the slots.  Serial (thread 0): a few
+ * thousand comparisons at most.
  */
 static void
-moe_ffn(struct engine_ctx *c, const struct lfm2_layer *L, size_t T)
+moe_slots(struct engine_ctx *c, size_t T)
 {
 	const struct lfm2_hparams *hp = &c->m->hp;
-	size_t E = hp->n_expert, K = hp->n_expert_used, d = hp->n_embd;
-	size_t f = hp->n_ff_exp, t, k, e, i, n_m;
-	float *hg, *hu;
+	size_t E = hp->n_expert, K = hp->n_expert_used, e, t, k;
+	uint32_t cnt[LFM2_MAX_EXPERTS], n_act = 0, slot = 0;
 
-	matmul(c, &L->router, 0, c->xn, T, c->router, E);
-	for (t = 0; t < T; t++)
-		route(hp, c->router + t * E, L->exp_bias, c->sel + t * K,
-		    c->sel_w + t * K);
-	memset(c->out, 0, T * d * sizeof(float));
+	memset(cnt, 0, sizeof(cnt));
+	for (t = 0; t < T * K; t++)
+		cnt[c->sel[t]]++;
 	for (e = 0; e < E; e++) {
-		n_m = 0;
-		for (t = 0; t < T; t++) {
-			for (k = 0; k < K; k++) {
-				if (c->sel[t * K + k] != (int32_t)e)
-					continue;
-				c->route_tok[n_m] = (int32_t)t;
-				c->route_w[n_m] = c->sel_w[t * K + k];
-				memcpy(c->xs + n_m * d, c->xn + t * d,
-				    d * sizeof(float));
-				n_m++;
-			}
-		}
-		if (n_m == 0)
+		if (cnt[e] == 0)
 			continue;
-		hg = c->hs;
-		hu = c->hs + n_m * f;
-		matmul(c, &L->gate_exps, e, c->xs, n_m, hg, f);
-		matmul(c, &L->up_exps, e, c->xs, n_m, hu, f);
-		for (i = 0; i < n_m * f; i++)
-			hg[i] = silu(hg[i]) * hu[i];
-		matmul(c, &L->down_exps, e, hg, n_m, c->ys, d);
-		for (i = 0; i < n_m; i++) {
-			float *o = c->out + (size_t)c->route_tok[i] * d;
-			const float *yv = c->ys + i * d;
-			float w = c->route_w[i];
-			size_t j;
-
-			for (j = 0; j < d; j++)
-				o[j] += w * yv[j];
+		c->ex_id[n_act] = (int32_t)e;
+		c->ex_base[n_act] = slot;
+		c->ex_n[n_act] = cnt[e];
+		cnt[e] = slot;		/* now: next free slot of e */
+		slot += c->ex_n[n_act];
+		n_act++;
+	}
+	for (t = 0; t < T; t++) {
+		for (k = 0; k < K; k++) {
+			e = (size_t)c->sel[t * K + k];
+			c->slot_tok[cnt[e]] = (int32_t)t;
+			c->slot_w[cnt[e]] = c->sel_w[t * K + k];
+			cnt[e]++;
 		}
 	}
+	c->n_active = n_act;
+	c->n_slot = slot;
+}
+
+/*
+ * Down projections of the active experts and their weighted sum, added to
+ * the residual stream, for output rows [r0, r1): per token, the experts
+ * are summed in ascending order whatever the chunk or the thread.
+ */
+static void
+moe_down_rows(struct engine_ctx *c, const struct lfm2_layer *L, size_t T,
+    size_t r0, size_t r1)
+{
+	const struct engine_model *m = c->m;
+	size_t d = m->hp.n_embd, f = m->hp.n_ff_exp, j, t, r, sl;
+
+	for (j = 0; j < c->n_active; j++)
+		mm_rows(m, &L->down_exps, (size_t)c->ex_id[j],
+		    (const char *)c->act_h + c->ex_base[j] *
+		    ab_of(m, L->down_exps.type, f),
+		    c->ex_n[j], c->ys + (size_t)c->ex_base[j] * d, d, r0, r1);
+	for (t = 0; t < T; t++)
+		memset(c->out + t * d + r0, 0, (r1 - r0) * sizeof(float));
+	for (sl = 0; sl < c->n_slot; sl++) {
+		float *o = c->out + (size_t)c->slot_tok[sl] * d;
+		const float *y = c->ys + sl * d;
+		float w = c->slot_w[sl];
+
+		for (r = r0; r < r1; r++)
+			o[r] += w * y[r];
+	}
+	for (t = 0; t < T; t++) {
+		float *x = c->x + t * d;
+		const float *o = c->out + t * d;
+
+		for (r = r0; r < r1; r++)
+			x[r] += o[r];
+	}
+}
+
+/*
+ * Mixture of experts: g = sum over chosen e of w_e * Expert_e(f).  The
+ * chunk's tokens are grouped by expert so each expert's weights are read
+ * once per chunk; experts no token chose are never touched.  Gate and up
+ * run fused (SwiGLU on the same rows), all active experts in one step.
+ */
+static void
+moe_ffn(struct thr *th, const struct lfm2_layer *L)
+{
+	struct engine_ctx *c = th->c;
+	const struct engine_model *m = th->m;
+	const struct lfm2_hparams *hp = &m->hp;
+	size_t E = hp->n_expert, K = hp->n_expert_used, d = hp->n_embd;
+	size_t f = hp->n_ff_exp, T = th->f->T, lo, hi, t, sl, j, ch, it;
+	size_t sg = ab_of(m, L->gate_exps.type, d);
+	size_t su = ab_of(m, L->up_exps.type, d);
+	const struct lfm2_weight *ws[3] = { &L->router, &L->gate_exps,
+	    &L->up_exps };
+	void *act[3];
+	const void *ag, *au;
+	struct seg s[LFM2_MAX_EXPERTS];
+	atomic_size_t *q;
+
+	norm_prep(th, c->x, L->ffn_norm, ws, 3, act);
+	sync_all(th);
+	s[0] = seg_of(&L->router, 0, act[0], T, c->router, E);
+	par_segs(th, s, 1);
+	sync_all(th);
+	if (th->ith == 0) {
+		for (t = 0; t < T; t++)
+			route(hp, c->router + t * E, L->exp_bias,
+			    c->sel + t * K, c->sel_w + t * K);
+		moe_slots(c, T);
+	}
+	sync_all(th);
+	if (T > 1) {
+		/* Gather each slot's prepared input row. */
+		share(th, c->n_slot, &lo, &hi);
+		for (sl = lo; sl < hi; sl++) {
+			t = (size_t)c->slot_tok[sl];
+			memcpy((char *)c->act_gate + sl * sg,
+			    (const char *)act[1] + t * sg, sg);
+			if (act[2] != act[1])
+				memcpy((char *)c->act_up + sl * su,
+				    (const char *)act[2] + t * su, su);
+		}
+		ag = c->act_gate;
+		au = act[2] != act[1] ? c->act_up : c->act_gate;
+		sync_all(th);
+	} else {
+		ag = act[1];
+		au = act[2];
+	}
+	for (j = 0; j < c->n_active; j++) {
+		size_t b = c->ex_base[j];
+
+		s[j] = seg_of(&L->gate_exps, (size_t)c->ex_id[j],
+		    T > 1 ? (const char *)ag + b * sg : ag, c->ex_n[j],
+		    c->hg + b * f, f);
+		s[j].w2 = &L->up_exps;
+		s[j].act2 = T > 1 ? (const char *)au + b * su : au;
+		s[j].y2 = c->hu + b * f;
+	}
+	par_segs(th, s, c->n_active);
+	sync_all(th);
+	share(th, c->n_slot, &lo, &hi);
+	for (sl = lo; sl < hi; sl++)
+		prep_row(m, L->down_exps.type, c->hg + sl * f, c->act_h, sl,
+		    f);
+	sync_all(th);
+	q = par_begin(th);
+	ch = chunk_rows(d, th->nth);
+	while ((it = claim(q)) * ch < d)
+		moe_down_rows(c, L, T, it * ch,
+		    (it + 1) * ch < d ? (it + 1) * ch : d);
+	sync_all(th);
 }
 
 /* ------------------------------------------------------------------ */
@@ -566,60 +944,84 @@ moe_ffn(struct engine_ctx *c, const struct lfm2_layer *L, size_t T)
 
 /*
  * One chunk of T <= LFM2_MAX_BATCH tokens at positions c->pos.. (lfm2-spec
- * 5.1).  Writes logits for every token (all_logits) or the last one.
+ * 5.1), run by every thread of the pool.  Writes logits for every token
+ * (all_logits) or the last one.
  */
 static void
-forward_chunk(struct engine_ctx *c, const int32_t *tokens, size_t T,
-    float *logits, bool all_logits)
+fwd_worker(void *arg, int ith, int nth)
 {
-	struct engine_model *m = c->m;
+	struct fwd *f = arg;
+	struct engine_ctx *c = f->c;
+	const struct engine_model *m = c->m;
 	const struct lfm2_hparams *hp = &m->hp;
-	size_t d = hp->n_embd, t, i;
+	size_t d = hp->n_embd, T = f->T, lo, hi, t, t0, nt;
+	struct thr th;
+	const struct lfm2_weight *ws[1] = { &m->output };
+	void *act[1];
+	struct seg s;
 	uint32_t il;
 
+	th.f = f;
+	th.c = c;
+	th.m = m;
+	th.pool = m->pool;
+	th.ith = ith;
+	th.nth = nth;
+	th.step = 0;
+
 	/* h = token_embd[token]: no scaling, no input norm. */
-	for (t = 0; t < T; t++)
+	share(&th, T, &lo, &hi);
+	for (t = lo; t < hi; t++)
 		quant_dequantize_row(m->tok_embd.type, m->tok_embd.data +
-		    (size_t)tokens[t] * m->tok_embd.row_bytes, c->x + t * d, d);
+		    (size_t)f->tokens[t] * m->tok_embd.row_bytes, c->x + t * d,
+		    d);
+	sync_all(&th);
 
 	for (il = 0; il < hp->n_layer; il++) {
 		const struct lfm2_layer *L = &m->layers[il];
 
-		for (t = 0; t < T; t++)
-			rmsnorm(c->xn + t * d, c->x + t * d, L->attn_norm, d,
-			    hp->rms_eps);
 		if (L->is_attn)
-			attention(c, L, il, T, c->pos);
+			attention(&th, L, il);
 		else
-			shortconv(c, L, c->conv_state[il], T);
-		for (i = 0; i < T * d; i++)
-			c->x[i] += c->out[i];
-
-		for (t = 0; t < T; t++)
-			rmsnorm(c->xn + t * d, c->x + t * d, L->ffn_norm, d,
-			    hp->rms_eps);
+			shortconv(&th, L, c->conv_state[il]);
 		if (L->is_moe)
-			moe_ffn(c, L, T);
+			moe_ffn(&th, L);
 		else
-			dense_ffn(c, L, T);
-		for (i = 0; i < T * d; i++)
-			c->x[i] += c->out[i];
+			dense_ffn(&th, L);
 	}
-	c->pos += (uint32_t)T;
-	if (logits == NULL)
+	if (f->logits == NULL)
 		return;
 
 	/* z = RMSNorm(h, final norm); logits = W_out z (tied or not). */
-	if (all_logits) {
-		for (t = 0; t < T; t++)
-			rmsnorm(c->xn + t * d, c->x + t * d, m->output_norm, d,
-			    hp->rms_eps);
-		matmul(c, &m->output, 0, c->xn, T, logits, hp->n_vocab);
-	} else {
-		rmsnorm(c->xn, c->x + (T - 1) * d, m->output_norm, d,
+	t0 = f->all_logits ? 0 : T - 1;
+	nt = T - t0;
+	act_plan(c, ws, 1, (uint32_t[3]){ 0 }, act);
+	pool_split(nt, ith, nth, &lo, &hi);
+	for (t = lo; t < hi; t++) {
+		rmsnorm(c->xn + t * d, c->x + (t0 + t) * d, m->output_norm, d,
 		    hp->rms_eps);
-		matmul(c, &m->output, 0, c->xn, 1, logits, hp->n_vocab);
+		prep_row(m, m->output.type, c->xn + t * d, act[0], t, d);
 	}
+	sync_all(&th);
+	s = seg_of(&m->output, 0, act[0], nt, f->logits, hp->n_vocab);
+	par_segs(&th, &s, 1);
+}
+
+static void
+forward_chunk(struct engine_ctx *c, const int32_t *tokens, size_t T,
+    float *logits, bool all_logits)
+{
+	struct fwd f;
+
+	f.c = c;
+	f.tokens = tokens;
+	f.T = T;
+	f.logits = logits;
+	f.all_logits = all_logits;
+	atomic_init(&f.ctr[0], 0);
+	atomic_init(&f.ctr[1], 0);
+	pool_run(c->m->pool, fwd_worker, &f);
+	c->pos += (uint32_t)T;
 }
 
 int
