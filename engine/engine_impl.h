@@ -108,6 +108,28 @@ struct engine_model {
 };
 
 /*
+ * Per-thread scratch.  Decode (one token) prepares each matrix input in
+ * every thread privately rather than once and then waiting at a barrier;
+ * every thread also routes the chunk's tokens itself (the same result in
+ * each), so no thread waits for a serial routing step.
+ */
+struct lfm2_tscratch {
+	float			*xn;		/* (d) normed input, decode */
+	void			*act_in[3];	/* one row each, decode */
+	void			*act_mid;	/* one row, decode */
+	void			*act_h;		/* (K) rows, decode */
+	int32_t			*sel;		/* (B, K) chosen experts */
+	float			*sel_w;		/* (B, K) their weights */
+	int32_t			*slot_tok;	/* (B*K) token of each slot */
+	float			*slot_w;	/* (B*K) its expert weight */
+	int32_t			*ex_id;		/* (E) active experts, ascending */
+	uint32_t		*ex_base;	/* (E) first slot of each */
+	uint32_t		*ex_n;		/* (E) slots (tokens) of each */
+	uint32_t		 n_active;	/* experts in use this chunk */
+	uint32_t		 n_slot;
+};
+
+/*
  * Scratch and caches of one sequence.  B = LFM2_MAX_BATCH; "act" buffers
  * hold rows prepared by kern->act_prepare, each row act_stride(n) bytes
  * (64-byte aligned, enough for any weight type) apart.
@@ -131,15 +153,7 @@ struct engine_ctx {
 	void			*act_mid;	/* (B) rows of mix / dense hidden */
 	/* MoE scratch; "slots" are (expert, token) pairs, by expert */
 	float			*router;	/* (B, E) */
-	int32_t			*sel;		/* (B, K) chosen experts */
-	float			*sel_w;		/* (B, K) their weights */
-	int32_t			*slot_tok;	/* (B*K) token of each slot */
-	float			*slot_w;	/* (B*K) its expert weight */
-	int32_t			*ex_id;		/* (E) active experts, ascending */
-	uint32_t		*ex_base;	/* (E) first slot of each */
-	uint32_t		*ex_n;		/* (E) slots (tokens) of each */
-	uint32_t		 n_active;	/* experts in use this chunk */
-	uint32_t		 n_slot;
+	struct lfm2_tscratch	*ts;		/* (n_threads) */
 	void			*act_gate;	/* (B*K) gathered rows of xn */
 	void			*act_up;	/* same for the up type */
 	void			*act_h;		/* (B*K) rows of the hidden */

@@ -64,7 +64,7 @@ engine_ctx_new(struct engine_model *m, uint32_t n_ctx, struct engine_ctx **out,
 	struct engine_ctx *c;
 	size_t B = LFM2_MAX_BATCH, d = hp->n_embd, K, big, kvd, i;
 	size_t qd = (size_t)hp->n_head * hp->head_dim, f = hp->n_ff_exp;
-	size_t nth = (size_t)pool_size(m->pool), ar, off;
+	size_t nth = (size_t)pool_size(m->pool), ar, off, mid, ts, E, j;
 	char *base;
 
 	*out = NULL;
@@ -81,9 +81,13 @@ engine_ctx_new(struct engine_model *m, uint32_t n_ctx, struct engine_ctx **out,
 
 	big = max_sz(3 * d, qd + 2 * (size_t)hp->max_kv_dim);
 	big = max_sz(big, 2 * (size_t)hp->max_ff);
-	/* The act buffers, 64-byte aligned, in one allocation. */
-	ar = 3 * B * act_stride(d) +
-	    B * act_stride(max_sz(max_sz(d, qd), hp->max_ff));
+	mid = act_stride(max_sz(max_sz(d, qd), hp->max_ff));
+	E = hp->n_expert > 0 ? hp->n_expert : 1;
+	/* Everything below the caches, 64-byte aligned, in one allocation. */
+	ts = d * sizeof(float) + 3 * act_stride(d) + mid +
+	    K * act_stride(f) + 2 * 64 +
+	    (B * K * 4 + E * 3) * 4 + 7 * 64;
+	ar = 3 * B * act_stride(d) + B * mid + nth * ts;
 	if (hp->n_expert > 0)
 		ar += 2 * B * K * act_stride(d) + B * K * act_stride(f);
 	if ((c->k_cache = cl_calloc(hp->n_layer, sizeof(float *))) == NULL ||
@@ -98,36 +102,43 @@ engine_ctx_new(struct engine_model *m, uint32_t n_ctx, struct engine_ctx **out,
 	    (c->att_scores = cl_calloc(nth * n_ctx, sizeof(float))) == NULL ||
 	    (c->rope_cs = cl_calloc(nth * hp->head_dim, sizeof(double))) ==
 	    NULL ||
-	    (c->arena = cl_malloc(ar + 64)) == NULL)
+	    (c->ts = cl_calloc(nth, sizeof(*c->ts))) == NULL ||
+	    (c->arena = cl_calloc(1, ar + 64)) == NULL)
 		goto nomem;
 	base = (char *)c->arena + (64 - (uintptr_t)c->arena % 64) % 64;
 	off = 0;
 	for (i = 0; i < 3; i++)
 		c->act_in[i] = carve(base, &off, B * act_stride(d));
-	c->act_mid = carve(base, &off,
-	    B * act_stride(max_sz(max_sz(d, qd), hp->max_ff)));
+	c->act_mid = carve(base, &off, B * mid);
+	for (i = 0; i < nth; i++) {
+		struct lfm2_tscratch *t = &c->ts[i];
+
+		t->xn = carve(base, &off, d * sizeof(float));
+		for (j = 0; j < 3; j++)
+			t->act_in[j] = carve(base, &off, act_stride(d));
+		t->act_mid = carve(base, &off, mid);
+		t->act_h = carve(base, &off, K * act_stride(f));
+		t->sel = carve(base, &off, B * K * 4);
+		t->sel_w = carve(base, &off, B * K * 4);
+		t->slot_tok = carve(base, &off, B * K * 4);
+		t->slot_w = carve(base, &off, B * K * 4);
+		t->ex_id = carve(base, &off, E * 4);
+		t->ex_base = carve(base, &off, E * 4);
+		t->ex_n = carve(base, &off, E * 4);
+	}
 	if (hp->n_expert > 0) {
 		c->act_gate = carve(base, &off, B * K * act_stride(d));
 		c->act_up = carve(base, &off, B * K * act_stride(d));
 		c->act_h = carve(base, &off, B * K * act_stride(f));
 		if ((c->router = cl_calloc(B * hp->n_expert,
 		    sizeof(float))) == NULL ||
-		    (c->sel = cl_calloc(B * K, sizeof(int32_t))) == NULL ||
-		    (c->sel_w = cl_calloc(B * K, sizeof(float))) == NULL ||
-		    (c->slot_tok = cl_calloc(B * K, sizeof(int32_t))) ==
-		    NULL ||
-		    (c->slot_w = cl_calloc(B * K, sizeof(float))) == NULL ||
-		    (c->ex_id = cl_calloc(hp->n_expert, sizeof(int32_t))) ==
-		    NULL ||
-		    (c->ex_base = cl_calloc(hp->n_expert,
-		    sizeof(uint32_t))) == NULL ||
-		    (c->ex_n = cl_calloc(hp->n_expert, sizeof(uint32_t))) ==
-		    NULL ||
 		    (c->hg = cl_calloc(B * K * f, sizeof(float))) == NULL ||
 		    (c->hu = cl_calloc(B * K * f, sizeof(float))) == NULL ||
 		    (c->ys = cl_calloc(B * K * d, sizeof(float))) == NULL)
 			goto nomem;
 	}
+	if (off > ar)
+		CL_BUG("context arena overrun");
 	for (i = 0; i < hp->n_layer; i++) {
 		const struct lfm2_layer *L = &m->layers[i];
 
@@ -178,13 +189,7 @@ engine_ctx_free(struct engine_ctx *c)
 	cl_free(c->rope_cs);
 	cl_free(c->arena);
 	cl_free(c->router);
-	cl_free(c->sel);
-	cl_free(c->sel_w);
-	cl_free(c->slot_tok);
-	cl_free(c->slot_w);
-	cl_free(c->ex_id);
-	cl_free(c->ex_base);
-	cl_free(c->ex_n);
+	cl_free(c->ts);
 	cl_free(c->hg);
 	cl_free(c->hu);
 	cl_free(c->ys);
@@ -241,7 +246,12 @@ struct fwd {
 	atomic_size_t		 ctr[2];	/* work counters, alternating */
 };
 
-/* One thread's view of the job. */
+/*
+ * One thread's view of the job.  With priv (decode: one token), each
+ * thread normalises and prepares every matrix input itself, in its own
+ * scratch, instead of one thread doing it while the others wait at a
+ * barrier: a microsecond of duplicated work per input, one barrier less.
+ */
 struct thr {
 	struct fwd		*f;
 	struct engine_ctx	*c;
@@ -249,6 +259,12 @@ struct thr {
 	struct pool		*pool;
 	int			 ith, nth;
 	unsigned		 step;		/* dynamic steps begun */
+	bool			 priv;
+	struct lfm2_tscratch	*ts;		/* this thread's */
+	float			*xn;		/* ts->xn or c->xn */
+	void			*act_in[3];
+	void			*act_mid;
+	void			*act_h;
 };
 
 static void
@@ -297,6 +313,25 @@ static void
 share(const struct thr *th, size_t n, size_t *lo, size_t *hi)
 {
 	pool_split(n, th->ith, th->nth, lo, hi);
+}
+
+/* The rows of an input this thread prepares: all if private, else a share. */
+static void
+prep_share(const struct thr *th, size_t n, size_t *lo, size_t *hi)
+{
+	if (th->priv) {
+		*lo = 0;
+		*hi = n;
+	} else
+		share(th, n, lo, hi);
+}
+
+/* After preparing inputs: shared ones must be complete before use. */
+static void
+prep_done(struct thr *th)
+{
+	if (!th->priv)
+		sync_all(th);
 }
 
 static const uint8_t *
@@ -461,7 +496,7 @@ rope(float *x, size_t dh, const double *cs)
  * input: types[j] for j < return value; ptr[i] = act_in[j] of weight i.
  */
 static int
-act_plan(struct engine_ctx *c, const struct lfm2_weight *const *ws, int n,
+act_plan(const struct thr *th, const struct lfm2_weight *const *ws, int n,
     uint32_t *types, void **ptr)
 {
 	int i, j, nt = 0;
@@ -475,7 +510,7 @@ act_plan(struct engine_ctx *c, const struct lfm2_weight *const *ws, int n,
 				CL_BUG("more than three activation layouts");
 			types[nt++] = ws[i]->type;
 		}
-		ptr[i] = c->act_in[j];
+		ptr[i] = th->act_in[j];
 	}
 	return nt;
 }
@@ -512,30 +547,30 @@ static void
 norm_prep(struct thr *th, const float *src, const float *nw,
     const struct lfm2_weight *const *ws, int n, void **ptr)
 {
-	struct engine_ctx *c = th->c;
 	size_t d = th->m->hp.n_embd, T = th->f->T, lo, hi, t;
 	uint32_t types[3];
-	int nt = act_plan(c, ws, n, types, ptr), j;
+	int nt = act_plan(th, ws, n, types, ptr), j;
 
-	share(th, T, &lo, &hi);
+	prep_share(th, T, &lo, &hi);
 	for (t = lo; t < hi; t++) {
-		rmsnorm(c->xn + t * d, src + t * d, nw, d, th->m->hp.rms_eps);
+		rmsnorm(th->xn + t * d, src + t * d, nw, d, th->m->hp.rms_eps);
 		for (j = 0; j < nt; j++)
-			prep_row(th->m, types[j], c->xn + t * d, c->act_in[j],
-			    t, d);
+			prep_row(th->m, types[j], th->xn + t * d,
+			    th->act_in[j], t, d);
 	}
+	prep_done(th);
 }
 
-/* Prepare T rows of x (n floats each) for wtype into dst; split by token. */
+/* Prepare T rows of x (n floats each) for wtype into th->act_mid. */
 static void
-prep_rows(struct thr *th, uint32_t wtype, const float *x, size_t n,
-    size_t T, void *dst)
+prep_mid(struct thr *th, uint32_t wtype, const float *x, size_t n, size_t T)
 {
 	size_t lo, hi, t;
 
-	share(th, T, &lo, &hi);
+	prep_share(th, T, &lo, &hi);
 	for (t = lo; t < hi; t++)
-		prep_row(th->m, wtype, x + t * n, dst, t, n);
+		prep_row(th->m, wtype, x + t * n, th->act_mid, t, n);
+	prep_done(th);
 }
 
 /* ------------------------------------------------------------------ */
@@ -555,42 +590,48 @@ shortconv(struct thr *th, const struct lfm2_layer *L, float *S)
 	struct engine_ctx *c = th->c;
 	const struct lfm2_hparams *hp = &th->m->hp;
 	size_t d = hp->n_embd, Lc = hp->l_cache, T = th->f->T, t, ch, k;
-	size_t lo, hi;
+	size_t lo, hi, it, cw = chunk_rows(d, th->nth), j;
 	float *z = c->big, *y = c->mix;
 	const struct lfm2_weight *ws[1] = { &L->in_proj };
 	void *act[1];
+	atomic_size_t *q;
 	struct seg s;
 
 	norm_prep(th, c->x, L->attn_norm, ws, 1, act);
-	sync_all(th);
-	s = seg_of(&L->in_proj, 0, act[0], T, z, 3 * d);
-	par_segs(th, &s, 1);
-	sync_all(th);
-	/* Channels are independent: split them, each over all tokens. */
-	share(th, d, &lo, &hi);
-	for (ch = lo; ch < hi; ch++) {
-		const float *kw = L->conv + ch * Lc;
-		float *st = Lc > 1 ? S + ch * (Lc - 1) : NULL;
+	/*
+	 * Channels are independent: an item computes the B, C and x rows of
+	 * its channels, then their conv over all the chunk's tokens.
+	 */
+	q = par_begin(th);
+	while ((it = claim(q)) * cw < d) {
+		lo = it * cw;
+		hi = lo + cw < d ? lo + cw : d;
+		for (j = 0; j < 3; j++)
+			mm_rows(th->m, &L->in_proj, 0, act[0], T, z, 3 * d,
+			    j * d + lo, j * d + hi);
+		for (ch = lo; ch < hi; ch++) {
+			const float *kw = L->conv + ch * Lc;
+			float *st = Lc > 1 ? S + ch * (Lc - 1) : NULL;
 
-		for (t = 0; t < T; t++) {
-			const float *Bv = z + t * 3 * d;
-			float u = Bv[ch] * Bv[2 * d + ch], v;
+			for (t = 0; t < T; t++) {
+				const float *Bv = z + t * 3 * d;
+				float u = Bv[ch] * Bv[2 * d + ch], v;
 
-			v = kw[Lc - 1] * u;
-			if (st != NULL) {
-				for (k = 0; k < Lc - 1; k++)
-					v += kw[k] * st[k];
-				for (k = 0; k + 1 < Lc - 1; k++)
-					st[k] = st[k + 1];
-				st[Lc - 2] = u;
+				v = kw[Lc - 1] * u;
+				if (st != NULL) {
+					for (k = 0; k < Lc - 1; k++)
+						v += kw[k] * st[k];
+					for (k = 0; k + 1 < Lc - 1; k++)
+						st[k] = st[k + 1];
+					st[Lc - 2] = u;
+				}
+				y[t * d + ch] = Bv[d + ch] * v;
 			}
-			y[t * d + ch] = Bv[d + ch] * v;
 		}
 	}
 	sync_all(th);
-	prep_rows(th, L->out_proj.type, y, d, T, c->act_mid);
-	sync_all(th);
-	s = seg_of(&L->out_proj, 0, c->act_mid, T, c->out, d);
+	prep_mid(th, L->out_proj.type, y, d, T);
+	s = seg_of(&L->out_proj, 0, th->act_mid, T, c->out, d);
 	s.add = c->x;
 	par_segs(th, &s, 1);
 	sync_all(th);
@@ -648,8 +689,7 @@ attention(struct thr *th, const struct lfm2_layer *L, uint32_t il)
 	const struct lfm2_hparams *hp = &m->hp;
 	size_t H = hp->n_head, dh = hp->head_dim, Hkv = L->n_head_kv;
 	size_t qd = H * dh, kvd = Hkv * dh, d = hp->n_embd, T = th->f->T;
-	size_t t, h, lo, hi, p;
-	uint32_t pos0 = c->pos;
+	size_t t, h, p, last, pos0 = c->pos;
 	float *q = c->big, *k = q + T * qd, *v = k + T * kvd;
 	float *kc = c->k_cache[il], *vc = c->v_cache[il];
 	float *sc = c->att_scores + (size_t)th->ith * c->n_ctx;
@@ -660,33 +700,39 @@ attention(struct thr *th, const struct lfm2_layer *L, uint32_t il)
 	atomic_size_t *qc;
 
 	norm_prep(th, c->x, L->attn_norm, ws, 3, act);
-	sync_all(th);
 	s[0] = seg_of(&L->wq, 0, act[0], T, q, qd);
 	s[1] = seg_of(&L->wk, 0, act[1], T, k, kvd);
 	s[2] = seg_of(&L->wv, 0, act[2], T, v, kvd);
 	par_segs(th, s, 3);
 	sync_all(th);
-	share(th, T, &lo, &hi);
-	for (t = lo; t < hi; t++) {
-		uint32_t pos = pos0 + (uint32_t)t;
+	/*
+	 * Per (token, head): QK norm and RoPE of the q heads and the k heads,
+	 * the k heads and v heads stored in the cache.
+	 */
+	qc = par_begin(th);
+	last = SIZE_MAX;
+	while ((p = claim(qc)) < T * (H + 2 * Hkv)) {
+		float *xh;
 
-		rope_table(cs, dh, pos, m->rope_inv_freq);
-		for (h = 0; h < H; h++) {
-			float *qh = q + t * qd + h * dh;
-
-			rmsnorm(qh, qh, L->q_norm, dh, hp->rms_eps);
-			rope(qh, dh, cs);
+		t = p / (H + 2 * Hkv);
+		h = p % (H + 2 * Hkv);
+		if (h >= H + Hkv) {
+			h -= H + Hkv;
+			memcpy(vc + (pos0 + t) * kvd + h * dh,
+			    v + t * kvd + h * dh, dh * sizeof(float));
+			continue;
 		}
-		for (h = 0; h < Hkv; h++) {
-			float *kh = k + t * kvd + h * dh;
-
-			rmsnorm(kh, kh, L->k_norm, dh, hp->rms_eps);
-			rope(kh, dh, cs);
-		}
-		memcpy(kc + (size_t)pos * kvd, k + t * kvd,
-		    kvd * sizeof(float));
-		memcpy(vc + (size_t)pos * kvd, v + t * kvd,
-		    kvd * sizeof(float));
+		if (t != last)		/* claims only grow: once per token */
+			rope_table(cs, dh, pos0 + (uint32_t)t,
+			    m->rope_inv_freq);
+		last = t;
+		xh = h < H ? q + t * qd + h * dh : k + t * kvd + (h - H) * dh;
+		rmsnorm(xh, xh, h < H ? L->q_norm : L->k_norm, dh,
+		    hp->rms_eps);
+		rope(xh, dh, cs);
+		if (h >= H)
+			memcpy(kc + (pos0 + t) * kvd + (h - H) * dh, xh,
+			    dh * sizeof(float));
 	}
 	sync_all(th);
 	/* (token, head) pairs; later tokens see more positions. */
@@ -698,9 +744,8 @@ attention(struct thr *th, const struct lfm2_layer *L, uint32_t il)
 		    (size_t)pos0 + t + 1, sc, c->mix + t * qd + h * dh);
 	}
 	sync_all(th);
-	prep_rows(th, L->wo.type, c->mix, qd, T, c->act_mid);
-	sync_all(th);
-	s[0] = seg_of(&L->wo, 0, c->act_mid, T, c->out, d);
+	prep_mid(th, L->wo.type, c->mix, qd, T);
+	s[0] = seg_of(&L->wo, 0, th->act_mid, T, c->out, d);
 	s[0].add = c->x;
 	par_segs(th, s, 1);
 	sync_all(th);
@@ -721,16 +766,14 @@ dense_ffn(struct thr *th, const struct lfm2_layer *L)
 	struct seg s;
 
 	norm_prep(th, c->x, L->ffn_norm, ws, 2, act);
-	sync_all(th);
 	s = seg_of(&L->ffn_gate, 0, act[0], T, g, ff);
 	s.w2 = &L->ffn_up;
 	s.act2 = act[1];
 	s.y2 = u;
 	par_segs(th, &s, 1);
 	sync_all(th);
-	prep_rows(th, L->ffn_down.type, g, ff, T, c->act_mid);
-	sync_all(th);
-	s = seg_of(&L->ffn_down, 0, c->act_mid, T, c->out, d);
+	prep_mid(th, L->ffn_down.type, g, ff, T);
+	s = seg_of(&L->ffn_down, 0, th->act_mid, T, c->out, d);
 	s.add = c->x;
 	par_segs(th, &s, 1);
 	sync_all(th);
@@ -790,39 +833,39 @@ route(const struct lfm2_hparams *hp, const float *logits, const float *bias,
 
 /*
  * Group the chunk's (token, expert) choices by expert, experts ascending
- * and tokens ascending within one: the slots.  Serial (thread 0): a few
- * thousand comparisons at most.
+ * and tokens ascending within one: the slots.  A counting sort; every
+ * thread does it (the same result in each) rather than wait for one.
  */
 static void
-moe_slots(struct engine_ctx *c, size_t T)
+moe_slots(const struct lfm2_hparams *hp, struct lfm2_tscratch *ts,
+    size_t T)
 {
-	const struct lfm2_hparams *hp = &c->m->hp;
 	size_t E = hp->n_expert, K = hp->n_expert_used, e, t, k;
 	uint32_t cnt[LFM2_MAX_EXPERTS], n_act = 0, slot = 0;
 
 	memset(cnt, 0, sizeof(cnt));
 	for (t = 0; t < T * K; t++)
-		cnt[c->sel[t]]++;
+		cnt[ts->sel[t]]++;
 	for (e = 0; e < E; e++) {
 		if (cnt[e] == 0)
 			continue;
-		c->ex_id[n_act] = (int32_t)e;
-		c->ex_base[n_act] = slot;
-		c->ex_n[n_act] = cnt[e];
+		ts->ex_id[n_act] = (int32_t)e;
+		ts->ex_base[n_act] = slot;
+		ts->ex_n[n_act] = cnt[e];
 		cnt[e] = slot;		/* now: next free slot of e */
-		slot += c->ex_n[n_act];
+		slot += ts->ex_n[n_act];
 		n_act++;
 	}
 	for (t = 0; t < T; t++) {
 		for (k = 0; k < K; k++) {
-			e = (size_t)c->sel[t * K + k];
-			c->slot_tok[cnt[e]] = (int32_t)t;
-			c->slot_w[cnt[e]] = c->sel_w[t * K + k];
+			e = (size_t)ts->sel[t * K + k];
+			ts->slot_tok[cnt[e]] = (int32_t)t;
+			ts->slot_w[cnt[e]] = ts->sel_w[t * K + k];
 			cnt[e]++;
 		}
 	}
-	c->n_active = n_act;
-	c->n_slot = slot;
+	ts->n_active = n_act;
+	ts->n_slot = slot;
 }
 
 /*
@@ -831,23 +874,25 @@ moe_slots(struct engine_ctx *c, size_t T)
  * are summed in ascending order whatever the chunk or the thread.
  */
 static void
-moe_down_rows(struct engine_ctx *c, const struct lfm2_layer *L, size_t T,
-    size_t r0, size_t r1)
+moe_down_rows(const struct thr *th, const struct lfm2_layer *L, size_t r0,
+    size_t r1)
 {
-	const struct engine_model *m = c->m;
-	size_t d = m->hp.n_embd, f = m->hp.n_ff_exp, j, t, r, sl;
+	struct engine_ctx *c = th->c;
+	const struct engine_model *m = th->m;
+	const struct lfm2_tscratch *ts = th->ts;
+	size_t d = m->hp.n_embd, f = m->hp.n_ff_exp, T = th->f->T, j, t, r;
+	size_t sl, ab = ab_of(m, L->down_exps.type, f);
 
-	for (j = 0; j < c->n_active; j++)
-		mm_rows(m, &L->down_exps, (size_t)c->ex_id[j],
-		    (const char *)c->act_h + c->ex_base[j] *
-		    ab_of(m, L->down_exps.type, f),
-		    c->ex_n[j], c->ys + (size_t)c->ex_base[j] * d, d, r0, r1);
+	for (j = 0; j < ts->n_active; j++)
+		mm_rows(m, &L->down_exps, (size_t)ts->ex_id[j],
+		    (const char *)th->act_h + ts->ex_base[j] * ab, ts->ex_n[j],
+		    c->ys + (size_t)ts->ex_base[j] * d, d, r0, r1);
 	for (t = 0; t < T; t++)
 		memset(c->out + t * d + r0, 0, (r1 - r0) * sizeof(float));
-	for (sl = 0; sl < c->n_slot; sl++) {
-		float *o = c->out + (size_t)c->slot_tok[sl] * d;
+	for (sl = 0; sl < ts->n_slot; sl++) {
+		float *o = c->out + (size_t)ts->slot_tok[sl] * d;
 		const float *y = c->ys + sl * d;
-		float w = c->slot_w[sl];
+		float w = ts->slot_w[sl];
 
 		for (r = r0; r < r1; r++)
 			o[r] += w * y[r];
@@ -873,6 +918,7 @@ moe_ffn(struct thr *th, const struct lfm2_layer *L)
 	struct engine_ctx *c = th->c;
 	const struct engine_model *m = th->m;
 	const struct lfm2_hparams *hp = &m->hp;
+	struct lfm2_tscratch *ts = th->ts;
 	size_t E = hp->n_expert, K = hp->n_expert_used, d = hp->n_embd;
 	size_t f = hp->n_ff_exp, T = th->f->T, lo, hi, t, sl, j, ch, it;
 	size_t sg = ab_of(m, L->gate_exps.type, d);
@@ -885,22 +931,18 @@ moe_ffn(struct thr *th, const struct lfm2_layer *L)
 	atomic_size_t *q;
 
 	norm_prep(th, c->x, L->ffn_norm, ws, 3, act);
-	sync_all(th);
 	s[0] = seg_of(&L->router, 0, act[0], T, c->router, E);
 	par_segs(th, s, 1);
 	sync_all(th);
-	if (th->ith == 0) {
-		for (t = 0; t < T; t++)
-			route(hp, c->router + t * E, L->exp_bias,
-			    c->sel + t * K, c->sel_w + t * K);
-		moe_slots(c, T);
-	}
-	sync_all(th);
+	for (t = 0; t < T; t++)
+		route(hp, c->router + t * E, L->exp_bias, ts->sel + t * K,
+		    ts->sel_w + t * K);
+	moe_slots(hp, ts, T);
 	if (T > 1) {
 		/* Gather each slot's prepared input row. */
-		share(th, c->n_slot, &lo, &hi);
+		share(th, ts->n_slot, &lo, &hi);
 		for (sl = lo; sl < hi; sl++) {
-			t = (size_t)c->slot_tok[sl];
+			t = (size_t)ts->slot_tok[sl];
 			memcpy((char *)c->act_gate + sl * sg,
 			    (const char *)act[1] + t * sg, sg);
 			if (act[2] != act[1])
@@ -914,27 +956,27 @@ moe_ffn(struct thr *th, const struct lfm2_layer *L)
 		ag = act[1];
 		au = act[2];
 	}
-	for (j = 0; j < c->n_active; j++) {
-		size_t b = c->ex_base[j];
+	for (j = 0; j < ts->n_active; j++) {
+		size_t b = ts->ex_base[j];
 
-		s[j] = seg_of(&L->gate_exps, (size_t)c->ex_id[j],
-		    T > 1 ? (const char *)ag + b * sg : ag, c->ex_n[j],
+		s[j] = seg_of(&L->gate_exps, (size_t)ts->ex_id[j],
+		    T > 1 ? (const char *)ag + b * sg : ag, ts->ex_n[j],
 		    c->hg + b * f, f);
 		s[j].w2 = &L->up_exps;
 		s[j].act2 = T > 1 ? (const char *)au + b * su : au;
 		s[j].y2 = c->hu + b * f;
 	}
-	par_segs(th, s, c->n_active);
+	par_segs(th, s, ts->n_active);
 	sync_all(th);
-	share(th, c->n_slot, &lo, &hi);
+	prep_share(th, ts->n_slot, &lo, &hi);
 	for (sl = lo; sl < hi; sl++)
-		prep_row(m, L->down_exps.type, c->hg + sl * f, c->act_h, sl,
+		prep_row(m, L->down_exps.type, c->hg + sl * f, th->act_h, sl,
 		    f);
-	sync_all(th);
+	prep_done(th);
 	q = par_begin(th);
 	ch = chunk_rows(d, th->nth);
 	while ((it = claim(q)) * ch < d)
-		moe_down_rows(c, L, T, it * ch,
+		moe_down_rows(th, L, it * ch,
 		    (it + 1) * ch < d ? (it + 1) * ch : d);
 	sync_all(th);
 }
@@ -960,6 +1002,7 @@ fwd_worker(void *arg, int ith, int nth)
 	void *act[1];
 	struct seg s;
 	uint32_t il;
+	int i;
 
 	th.f = f;
 	th.c = c;
@@ -968,6 +1011,13 @@ fwd_worker(void *arg, int ith, int nth)
 	th.ith = ith;
 	th.nth = nth;
 	th.step = 0;
+	th.ts = &c->ts[ith];
+	th.priv = T == 1 && nth > 1;
+	th.xn = th.priv ? th.ts->xn : c->xn;
+	for (i = 0; i < 3; i++)
+		th.act_in[i] = th.priv ? th.ts->act_in[i] : c->act_in[i];
+	th.act_mid = th.priv ? th.ts->act_mid : c->act_mid;
+	th.act_h = th.priv ? th.ts->act_h : c->act_h;
 
 	/* h = token_embd[token]: no scaling, no input norm. */
 	share(&th, T, &lo, &hi);
@@ -995,14 +1045,14 @@ fwd_worker(void *arg, int ith, int nth)
 	/* z = RMSNorm(h, final norm); logits = W_out z (tied or not). */
 	t0 = f->all_logits ? 0 : T - 1;
 	nt = T - t0;
-	act_plan(c, ws, 1, (uint32_t[3]){ 0 }, act);
-	pool_split(nt, ith, nth, &lo, &hi);
+	act_plan(&th, ws, 1, (uint32_t[3]){ 0 }, act);
+	prep_share(&th, nt, &lo, &hi);
 	for (t = lo; t < hi; t++) {
-		rmsnorm(c->xn + t * d, c->x + (t0 + t) * d, m->output_norm, d,
+		rmsnorm(th.xn + t * d, c->x + (t0 + t) * d, m->output_norm, d,
 		    hp->rms_eps);
-		prep_row(m, m->output.type, c->xn + t * d, act[0], t, d);
+		prep_row(m, m->output.type, th.xn + t * d, act[0], t, d);
 	}
-	sync_all(&th);
+	prep_done(&th);
 	s = seg_of(&m->output, 0, act[0], nt, f->logits, hp->n_vocab);
 	par_segs(&th, &s, 1);
 }
