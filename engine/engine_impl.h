@@ -20,7 +20,7 @@
 
 #define LFM2_MAX_LAYERS		256
 #define LFM2_MAX_EXPERTS	512
-#define LFM2_MAX_BATCH		64	/* tokens per forward chunk */
+#define LFM2_MAX_BATCH		256	/* tokens per forward chunk */
 
 enum lfm2_arch {
 	LFM2_ARCH_DENSE,		/* "lfm2" */
