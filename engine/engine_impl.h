@@ -8,6 +8,7 @@
 #ifndef CLOISTER_ENGINE_IMPL_H
 #define CLOISTER_ENGINE_IMPL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -154,6 +155,7 @@ struct engine_ctx {
 	/* MoE scratch; "slots" are (expert, token) pairs, by expert */
 	float			*router;	/* (B, E) */
 	struct lfm2_tscratch	*ts;		/* (n_threads) */
+	atomic_size_t		*work;		/* work counters (lfm2.c) */
 	void			*act_gate;	/* (B*K) gathered rows of xn */
 	void			*act_up;	/* same for the up type */
 	void			*act_h;		/* (B*K) rows of the hidden */

@@ -27,6 +27,9 @@
 /* ------------------------------------------------------------------ */
 /* 1. contexts                                                         */
 
+/* Work counters: one per thread's share, 64 bytes apart, two sets. */
+#define CTR_STRIDE	(64 / sizeof(atomic_size_t))
+
 static size_t
 max_sz(size_t a, size_t b)
 {
@@ -103,6 +106,8 @@ engine_ctx_new(struct engine_model *m, uint32_t n_ctx, struct engine_ctx **out,
 	    (c->rope_cs = cl_calloc(nth * hp->head_dim, sizeof(double))) ==
 	    NULL ||
 	    (c->ts = cl_calloc(nth, sizeof(*c->ts))) == NULL ||
+	    (c->work = cl_calloc(2 * nth * CTR_STRIDE,
+	    sizeof(atomic_size_t))) == NULL ||
 	    (c->arena = cl_calloc(1, ar + 64)) == NULL)
 		goto nomem;
 	base = (char *)c->arena + (64 - (uintptr_t)c->arena % 64) % 64;
@@ -190,6 +195,7 @@ engine_ctx_free(struct engine_ctx *c)
 	cl_free(c->arena);
 	cl_free(c->router);
 	cl_free(c->ts);
+	cl_free(c->work);
 	cl_free(c->hg);
 	cl_free(c->hu);
 	cl_free(c->ys);
@@ -230,12 +236,14 @@ engine_ctx_n_ctx(const struct engine_ctx *c)
  * A forward chunk is one job of the pool: every thread runs the whole
  * pass and the threads meet at pool_barrier() between steps that read
  * what the previous step wrote.  Within a step, work is either split
- * statically (per token, per channel: cheap, even work) or handed out in
- * chunks from a shared counter (matrix rows: a thread that is descheduled
- * on a busy machine leaves its unclaimed chunks to the others, so both
- * finish together).  Every output element is computed by exactly one
- * thread with the same arithmetic whatever the split, so results do not
- * depend on the thread count.
+ * statically (per token: cheap, even work) or claimed in chunks (matrix
+ * rows, channels, heads): each thread owns a contiguous share of the
+ * chunks and takes them in order, so its weights stay one sequential
+ * stream for the prefetchers, then takes what is left of the others'
+ * shares, so a thread descheduled on a busy machine does not hold the
+ * step up by more than the chunk it is in.  Every output element is
+ * computed by exactly one thread with the same arithmetic whatever the
+ * split, so results do not depend on the thread count.
  */
 struct fwd {
 	struct engine_ctx	*c;
@@ -243,7 +251,13 @@ struct fwd {
 	size_t			 T;
 	float			*logits;
 	bool			 all_logits;
-	atomic_size_t		 ctr[2];	/* work counters, alternating */
+};
+
+/* A step of n chunks being claimed (par_begin, par_next). */
+struct par {
+	atomic_size_t	*q;		/* this step's set of counters */
+	size_t		 n;
+	int		 k;		/* shares exhausted: own first */
 };
 
 /*
@@ -274,28 +288,52 @@ sync_all(struct thr *th)
 }
 
 /*
- * The work counter of a new dynamically split step.  Steps alternate
- * between two counters; thread 0 zeroes the one the next step will use,
- * which the previous step (finished: a barrier lies between any two
- * steps) no longer reads, and the barrier after this step publishes it.
+ * Begin a step of n chunks.  Steps alternate between two sets of
+ * counters; thread 0 zeroes the set the next step will use, which the
+ * previous step (finished: a barrier lies between any two steps) no
+ * longer reads, and the barrier after this step publishes the zeroes.
  */
-static atomic_size_t *
-par_begin(struct thr *th)
+static void
+par_begin(struct thr *th, struct par *p, size_t n)
 {
-	struct fwd *f = th->f;
-	atomic_size_t *q = &f->ctr[th->step & 1];
+	atomic_size_t *set = th->c->work + (th->step & 1) * th->nth *
+	    CTR_STRIDE;
+	atomic_size_t *next = th->c->work + ((th->step + 1) & 1) * th->nth *
+	    CTR_STRIDE;
+	int i;
 
 	if (th->ith == 0)
-		atomic_store_explicit(&f->ctr[(th->step + 1) & 1], 0,
-		    memory_order_relaxed);
+		for (i = 0; i < th->nth; i++)
+			atomic_store_explicit(&next[i * CTR_STRIDE], 0,
+			    memory_order_relaxed);
 	th->step++;
-	return q;
+	p->q = set;
+	p->n = n;
+	p->k = 0;
 }
 
-static size_t
-claim(atomic_size_t *q)
+/*
+ * Claim the next chunk: from this thread's share in order, then from the
+ * other threads' shares.  Returns false when none is left.
+ */
+static bool
+par_next(const struct thr *th, struct par *p, size_t *item)
 {
-	return atomic_fetch_add_explicit(q, 1, memory_order_relaxed);
+	size_t lo, hi, i;
+	int o;
+
+	while (p->k < th->nth) {
+		o = (th->ith + p->k) % th->nth;
+		pool_split(p->n, o, th->nth, &lo, &hi);
+		i = atomic_fetch_add_explicit(&p->q[o * CTR_STRIDE], 1,
+		    memory_order_relaxed);
+		if (lo + i < hi) {
+			*item = lo + i;
+			return true;
+		}
+		p->k++;
+	}
+	return false;
 }
 
 /* Rows per chunk when `rows` rows are shared: about 8 chunks a thread. */
@@ -406,15 +444,22 @@ seg_rows(const struct engine_model *m, const struct seg *s, size_t r0,
 static void
 par_segs(struct thr *th, const struct seg *s, size_t n)
 {
-	atomic_size_t *q = par_begin(th);
-	size_t i, total = 0, ch, item, base = 0, nc, r0, r1, cur = 0;
+	struct par p;
+	size_t i, total = 0, items = 0, ch, item, base = 0, nc, r0, r1;
+	size_t cur = 0;
 
 	for (i = 0; i < n; i++)
 		total += (size_t)s[i].w->ne[1];
 	ch = chunk_rows(total, th->nth);
-	for (;;) {
-		item = claim(q);
-		/* Items only grow, so the segment cursor only moves on. */
+	for (i = 0; i < n; i++)
+		items += ((size_t)s[i].w->ne[1] + ch - 1) / ch;
+	par_begin(th, &p, items);
+	while (par_next(th, &p, &item)) {
+		/* Claims grow within a share; restart on another's. */
+		if (item < base) {
+			base = 0;
+			cur = 0;
+		}
 		while (cur < n) {
 			nc = ((size_t)s[cur].w->ne[1] + ch - 1) / ch;
 			if (item < base + nc)
@@ -423,7 +468,7 @@ par_segs(struct thr *th, const struct seg *s, size_t n)
 			cur++;
 		}
 		if (cur == n)
-			return;
+			CL_BUG("work item out of range");
 		r0 = (item - base) * ch;
 		r1 = r0 + ch < s[cur].w->ne[1] ? r0 + ch :
 		    (size_t)s[cur].w->ne[1];
@@ -594,7 +639,7 @@ shortconv(struct thr *th, const struct lfm2_layer *L, float *S)
 	float *z = c->big, *y = c->mix;
 	const struct lfm2_weight *ws[1] = { &L->in_proj };
 	void *act[1];
-	atomic_size_t *q;
+	struct par p;
 	struct seg s;
 
 	norm_prep(th, c->x, L->attn_norm, ws, 1, act);
@@ -602,8 +647,8 @@ shortconv(struct thr *th, const struct lfm2_layer *L, float *S)
 	 * Channels are independent: an item computes the B, C and x rows of
 	 * its channels, then their conv over all the chunk's tokens.
 	 */
-	q = par_begin(th);
-	while ((it = claim(q)) * cw < d) {
+	par_begin(th, &p, (d + cw - 1) / cw);
+	while (par_next(th, &p, &it)) {
 		lo = it * cw;
 		hi = lo + cw < d ? lo + cw : d;
 		for (j = 0; j < 3; j++)
@@ -727,7 +772,7 @@ attention(struct thr *th, const struct lfm2_layer *L, uint32_t il)
 	const struct lfm2_weight *ws[3] = { &L->wq, &L->wk, &L->wv };
 	void *act[3];
 	struct seg s[3];
-	atomic_size_t *qc;
+	struct par pp;
 
 	norm_prep(th, c->x, L->attn_norm, ws, 3, act);
 	s[0] = seg_of(&L->wq, 0, act[0], T, q, qd);
@@ -739,9 +784,9 @@ attention(struct thr *th, const struct lfm2_layer *L, uint32_t il)
 	 * Per (token, head): QK norm and RoPE of the q heads and the k heads,
 	 * the k heads and v heads stored in the cache.
 	 */
-	qc = par_begin(th);
+	par_begin(th, &pp, T * (H + 2 * Hkv));
 	last = SIZE_MAX;
-	while ((p = claim(qc)) < T * (H + 2 * Hkv)) {
+	while (par_next(th, &pp, &p)) {
 		float *xh;
 
 		t = p / (H + 2 * Hkv);
@@ -752,7 +797,7 @@ attention(struct thr *th, const struct lfm2_layer *L, uint32_t il)
 			    v + t * kvd + h * dh, dh * sizeof(float));
 			continue;
 		}
-		if (t != last)		/* claims only grow: once per token */
+		if (t != last)		/* about once per token */
 			rope_table(cs, dh, pos0 + (uint32_t)t,
 			    m->rope_inv_freq);
 		last = t;
@@ -766,8 +811,8 @@ attention(struct thr *th, const struct lfm2_layer *L, uint32_t il)
 	}
 	sync_all(th);
 	/* (token, head) pairs; later tokens see more positions. */
-	qc = par_begin(th);
-	while ((p = claim(qc)) < T * H) {
+	par_begin(th, &pp, T * H);
+	while (par_next(th, &pp, &p)) {
 		t = p / H;
 		h = p % H;
 		att_head(m, q + t * qd + h * dh, kc, vc, kvd, h / (H / Hkv),
@@ -958,7 +1003,7 @@ moe_ffn(struct thr *th, const struct lfm2_layer *L)
 	void *act[3];
 	const void *ag, *au;
 	struct seg s[LFM2_MAX_EXPERTS];
-	atomic_size_t *q;
+	struct par p;
 
 	norm_prep(th, c->x, L->ffn_norm, ws, 3, act);
 	s[0] = seg_of(&L->router, 0, act[0], T, c->router, E);
@@ -1003,9 +1048,9 @@ moe_ffn(struct thr *th, const struct lfm2_layer *L)
 		prep_row(m, L->down_exps.type, c->hg + sl * f, th->act_h, sl,
 		    f);
 	prep_done(th);
-	q = par_begin(th);
 	ch = chunk_rows(d, th->nth);
-	while ((it = claim(q)) * ch < d)
+	par_begin(th, &p, (d + ch - 1) / ch);
+	while (par_next(th, &p, &it))
 		moe_down_rows(th, L, it * ch,
 		    (it + 1) * ch < d ? (it + 1) * ch : d);
 	sync_all(th);
@@ -1092,14 +1137,15 @@ forward_chunk(struct engine_ctx *c, const int32_t *tokens, size_t T,
     float *logits, bool all_logits)
 {
 	struct fwd f;
+	size_t i;
 
 	f.c = c;
 	f.tokens = tokens;
 	f.T = T;
 	f.logits = logits;
 	f.all_logits = all_logits;
-	atomic_init(&f.ctr[0], 0);
-	atomic_init(&f.ctr[1], 0);
+	for (i = 0; i < 2 * (size_t)pool_size(c->m->pool) * CTR_STRIDE; i++)
+		atomic_store_explicit(&c->work[i], 0, memory_order_relaxed);
 	pool_run(c->m->pool, fwd_worker, &f);
 	c->pos += (uint32_t)T;
 }
