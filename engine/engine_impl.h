@@ -8,6 +8,7 @@
 #ifndef CLOISTER_ENGINE_IMPL_H
 #define CLOISTER_ENGINE_IMPL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,7 +21,7 @@
 
 #define LFM2_MAX_LAYERS		256
 #define LFM2_MAX_EXPERTS	512
-#define LFM2_MAX_BATCH		64	/* tokens per forward chunk */
+#define LFM2_MAX_BATCH		256	/* tokens per forward chunk */
 
 enum lfm2_arch {
 	LFM2_ARCH_DENSE,		/* "lfm2" */
@@ -107,7 +108,33 @@ struct engine_model {
 	struct engine_model_info info;
 };
 
-/* Scratch and caches of one sequence. */
+/*
+ * Per-thread scratch.  Decode (one token) prepares each matrix input in
+ * every thread privately rather than once and then waiting at a barrier;
+ * every thread also routes the chunk's tokens itself (the same result in
+ * each), so no thread waits for a serial routing step.
+ */
+struct lfm2_tscratch {
+	float			*xn;		/* (d) normed input, decode */
+	void			*act_in[3];	/* one row each, decode */
+	void			*act_mid;	/* one row, decode */
+	void			*act_h;		/* (K) rows, decode */
+	int32_t			*sel;		/* (B, K) chosen experts */
+	float			*sel_w;		/* (B, K) their weights */
+	int32_t			*slot_tok;	/* (B*K) token of each slot */
+	float			*slot_w;	/* (B*K) its expert weight */
+	int32_t			*ex_id;		/* (E) active experts, ascending */
+	uint32_t		*ex_base;	/* (E) first slot of each */
+	uint32_t		*ex_n;		/* (E) slots (tokens) of each */
+	uint32_t		 n_active;	/* experts in use this chunk */
+	uint32_t		 n_slot;
+};
+
+/*
+ * Scratch and caches of one sequence.  B = LFM2_MAX_BATCH; "act" buffers
+ * hold rows prepared by kern->act_prepare, each row act_stride(n) bytes
+ * (64-byte aligned, enough for any weight type) apart.
+ */
 struct engine_ctx {
 	struct engine_model	*m;
 	uint32_t		 n_ctx;
@@ -115,23 +142,25 @@ struct engine_ctx {
 	float			**k_cache;	/* per layer: (n_ctx, kv_dim) or NULL */
 	float			**v_cache;
 	float			**conv_state;	/* per layer: (d, L-1) or NULL */
-	/* Batch scratch, B = LFM2_MAX_BATCH rows. */
 	float			*x;		/* (B, d) residual stream */
 	float			*xn;		/* (B, d) normed input */
 	float			*big;		/* (B, max(3d, q+k+v, 2*ff)) */
 	float			*mix;		/* (B, max(d, H*Dh)) */
 	float			*out;		/* (B, d) block output */
 	float			*att_scores;	/* (n_threads, n_ctx) */
-	void			*act;		/* activation rows for matmul */
-	size_t			 act_cap;	/* bytes in act */
-	/* MoE scratch */
+	double			*rope_cs;	/* (n_threads, Dh): cos | sin */
+	void			*arena;		/* owns the act buffers */
+	void			*act_in[3];	/* (B) rows of xn, one per type */
+	void			*act_mid;	/* (B) rows of mix / dense hidden */
+	/* MoE scratch; "slots" are (expert, token) pairs, by expert */
 	float			*router;	/* (B, E) */
-	int32_t			*sel;		/* (B, K) chosen experts */
-	float			*sel_w;		/* (B, K) their weights */
-	int32_t			*route_tok;	/* (B*K) tokens of one expert */
-	float			*route_w;	/* (B*K) their weights */
-	float			*xs;		/* (B*K, d) gathered inputs */
-	float			*hs;		/* (B*K, 2*n_ff_exp) hidden */
+	struct lfm2_tscratch	*ts;		/* (n_threads) */
+	atomic_size_t		*work;		/* work counters (lfm2.c) */
+	void			*act_gate;	/* (B*K) gathered rows of xn */
+	void			*act_up;	/* same for the up type */
+	void			*act_h;		/* (B*K) rows of the hidden */
+	float			*hg;		/* (B*K, n_ff_exp) gate / hidden */
+	float			*hu;		/* (B*K, n_ff_exp) up */
 	float			*ys;		/* (B*K, d) expert outputs */
 };
 

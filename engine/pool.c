@@ -43,6 +43,12 @@ struct pool {
 	atomic_int		 pending;	/* workers still running the job */
 	atomic_int		 stop;		/* set to end the workers */
 	atomic_int		 n_sleeping;	/* workers parked on cv */
+	/* pool_barrier(), padded away from the job fields and each other */
+	char			 pad0[64];
+	atomic_int		 bar_count;	/* threads arrived */
+	char			 pad1[64];
+	atomic_ulong		 bar_phase;	/* completed barriers */
+	char			 pad2[64];
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;
 };
@@ -128,6 +134,8 @@ pool_new(int n_threads, struct pool **out, struct cl_err *err)
 	atomic_init(&p->pending, 0);
 	atomic_init(&p->stop, 0);
 	atomic_init(&p->n_sleeping, 0);
+	atomic_init(&p->bar_count, 0);
+	atomic_init(&p->bar_phase, 0);
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	if (n_threads > 1 &&
@@ -208,6 +216,37 @@ pool_run(struct pool *p, pool_fn fn, void *arg)
 
 	/* Spin, then yield, in case the machine is busier than the pool. */
 	for (spins = 0; atomic_load(&p->pending) > 0; spins++) {
+		if (spins < SPIN_LIMIT)
+			cpu_relax();
+		else
+			sched_yield();
+	}
+}
+
+/*
+ * A centralised barrier: the last thread to arrive resets the count and
+ * then advances the phase, which releases the others.  A thread reads the
+ * phase before it announces its arrival, and the phase cannot advance
+ * before every thread has arrived, so no thread misses its phase.  The
+ * count is reset before the phase moves, so a thread released from this
+ * barrier can arrive at the next one at once.
+ */
+void
+pool_barrier(struct pool *p)
+{
+	unsigned long ph;
+	unsigned spins;
+
+	if (p->n_threads == 1)
+		return;
+	ph = atomic_load(&p->bar_phase);
+	if (atomic_fetch_add(&p->bar_count, 1) == p->n_threads - 1) {
+		atomic_store(&p->bar_count, 0);
+		atomic_store(&p->bar_phase, ph + 1);
+		return;
+	}
+	/* Spin, then yield, in case the machine is busier than the pool. */
+	for (spins = 0; atomic_load(&p->bar_phase) == ph; spins++) {
 		if (spins < SPIN_LIMIT)
 			cpu_relax();
 		else

@@ -5,8 +5,10 @@
  * entered and parked between jobs.  pool_run() hands the same function to
  * every thread (the caller's thread is worker 0) and returns when all of
  * them have finished: a fork-join barrier.  Work is split by the callee
- * from (ith, nth), typically by output rows.  No thread is created per
- * token or per matrix.
+ * from (ith, nth), typically by output rows.  Inside one job the threads
+ * meet at pool_barrier() between steps that depend on each other, so a
+ * whole forward pass is one job: the workers wake once per forward, not
+ * once per matrix.  No thread is created per token or per matrix.
  *
  * Thread-safety: one caller at a time per pool.
  */
@@ -34,6 +36,13 @@ void	pool_free(struct pool *p);
 int	pool_size(const struct pool *p);
 /* Run fn(arg, ith, nth) on every thread and wait for all to finish. */
 void	pool_run(struct pool *p, pool_fn fn, void *arg);
+/*
+ * Inside a job run by pool_run(): wait until all nth threads of the pool
+ * have called pool_barrier() (the same number of times).  Memory written
+ * before the barrier by any thread is visible after it to every thread.
+ * Spins briefly, then yields the CPU; never parks (a job is short).
+ */
+void	pool_barrier(struct pool *p);
 /* The share [*lo, *hi) of n items that thread ith of nth takes. */
 void	pool_split(size_t n, int ith, int nth, size_t *lo, size_t *hi);
 
