@@ -123,7 +123,7 @@ struct lfm2_tscratch {
 	float			*sel_w;		/* (B, K) their weights */
 	int32_t			*slot_tok;	/* (B*K) token of each slot */
 	float			*slot_w;	/* (B*K) its expert weight */
-	int32_t			*ex_id;		/* (E) active experts, ascending */
+	int32_t			*ex_id;		/* (E) used experts, by id */
 	uint32_t		*ex_base;	/* (E) first slot of each */
 	uint32_t		*ex_n;		/* (E) slots (tokens) of each */
 	uint32_t		 n_active;	/* experts in use this chunk */
@@ -150,8 +150,8 @@ struct engine_ctx {
 	float			*att_scores;	/* (n_threads, n_ctx) */
 	double			*rope_cs;	/* (n_threads, Dh): cos | sin */
 	void			*arena;		/* owns the act buffers */
-	void			*act_in[3];	/* (B) rows of xn, one per type */
-	void			*act_mid;	/* (B) rows of mix / dense hidden */
+	void			*act_in[3];	/* (B) rows of xn, per type */
+	void			*act_mid;	/* (B) rows of mix or hidden */
 	/* MoE scratch; "slots" are (expert, token) pairs, by expert */
 	float			*router;	/* (B, E) */
 	struct lfm2_tscratch	*ts;		/* (n_threads) */
@@ -159,7 +159,7 @@ struct engine_ctx {
 	void			*act_gate;	/* (B*K) gathered rows of xn */
 	void			*act_up;	/* same for the up type */
 	void			*act_h;		/* (B*K) rows of the hidden */
-	float			*hg;		/* (B*K, n_ff_exp) gate / hidden */
+	float			*hg;		/* (B*K, n_ff_exp) hidden */
 	float			*hu;		/* (B*K, n_ff_exp) up */
 	float			*ys;		/* (B*K, d) expert outputs */
 };

@@ -12,8 +12,9 @@
  * matrix is read once per chunk (per expert, once for all the chunk's
  * tokens routed to it).  Activations, norms, softmax, the router and the
  * conv state stay in f32; the KV cache is f32.  Every product of a weight
- * matrix with activations goes through m->kern->matmul, split by output
- * rows across the pool's threads.
+ * matrix with activations goes through m->kern->matmul.  A chunk is one
+ * job of the pool: all threads run it, meeting at barriers between
+ * dependent steps, with matrix rows claimed in chunks (section 2).
  */
 #include "config.h"
 
