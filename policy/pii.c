@@ -195,6 +195,28 @@ m_phone_intl(const char *s, size_t n, size_t pos, bool final, size_t *len)
 }
 
 /*
+ * A North American "NXX sep" group at s[i..i+4): three digits, the first
+ * 2-9, then one separator.  MATCH_YES, MATCH_NO or (not final) MATCH_MORE.
+ */
+static int
+nxx_sep(const char *s, size_t n, size_t i, bool final)
+{
+	int k, c;
+
+	for (k = 0; k < 3; k++) {
+		c = BYTE(i + (size_t)k);
+		if (c < 0)
+			return MORE_OR_NO;
+		if (!is_digit(c) || (k == 0 && c < '2'))
+			return MATCH_NO;
+	}
+	c = BYTE(i + 3);
+	if (c < 0)
+		return MORE_OR_NO;
+	return phone_sep(c) ? MATCH_YES : MATCH_NO;
+}
+
+/*
  * North American: [1 sep] (NXX) or NXX sep, NXX sep XXXX, where N is 2-9
  * and sep is one ' ', '-' or '.' (a space or nothing after "(NXX)").
  */
@@ -235,32 +257,12 @@ m_phone_na(const char *s, size_t n, size_t pos, bool final, size_t *len)
 		if (c == ' ')
 			i++;
 	} else {
-		for (k = 0; k < 3; k++) {
-			c = BYTE(i + (size_t)k);
-			if (c < 0)
-				return MORE_OR_NO;
-			if (!is_digit(c) || (k == 0 && c < '2'))
-				return MATCH_NO;
-		}
-		c = BYTE(i + 3);
-		if (c < 0)
-			return MORE_OR_NO;
-		if (!phone_sep(c))
-			return MATCH_NO;
+		if ((c = nxx_sep(s, n, i, final)) != MATCH_YES)
+			return c;
 		i += 4;
 	}
-	for (k = 0; k < 3; k++) {
-		c = BYTE(i + (size_t)k);
-		if (c < 0)
-			return MORE_OR_NO;
-		if (!is_digit(c) || (k == 0 && c < '2'))
-			return MATCH_NO;
-	}
-	c = BYTE(i + 3);
-	if (c < 0)
-		return MORE_OR_NO;
-	if (!phone_sep(c))
-		return MATCH_NO;
+	if ((c = nxx_sep(s, n, i, final)) != MATCH_YES)
+		return c;
 	i += 4;
 	for (k = 0; k < 4; k++) {
 		c = BYTE(i + (size_t)k);
