@@ -105,6 +105,10 @@ struct engine_model {
 	struct tokenizer	*tok;
 	const struct kern_ops	*kern;
 	struct pool		*pool;
+	/* Anonymous regions holding relaid weights (model.c, "packing"). */
+	void			**pack_mem;
+	size_t			*pack_len;
+	size_t			 n_pack_mem;
 	struct engine_model_info info;
 };
 

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/ggml_types.h"
 
@@ -826,6 +827,22 @@ gguf_close(struct gguf *g)
 	if (g->mapped)
 		munmap((void *)g->base, g->size);
 	cl_free(g);
+}
+
+void
+gguf_release_range(struct gguf *g, const void *p, size_t len)
+{
+	const uintptr_t base = (uintptr_t)g->base, at = (uintptr_t)p;
+	const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo, hi;
+
+	if (!g->mapped || at < base || len > g->size ||
+	    at - base > g->size - len || pg == 0 || (pg & (pg - 1)) != 0)
+		return;
+	lo = (at + pg - 1) & ~(pg - 1);
+	hi = (at + len) & ~(pg - 1);
+	if (lo < hi)
+		munmap((void *)lo, hi - lo);
 }
 
 /* Wrap bytes (borrowed or mapped) in a gguf and parse them. */

@@ -122,6 +122,16 @@ int gguf_open_mem(const void *p, size_t len, struct gguf **out,
 /* Release `g` and unmap its file (if mapped).  NULL is a no-op. */
 void gguf_close(struct gguf *g);
 
+/*
+ * Give back the mapped pages lying wholly inside [p, p + len), a range of
+ * the file the caller has copied elsewhere (the engine's relayout of a
+ * weight): they leave the address space and the resident set, and those
+ * bytes must not be read again through `g` (the pages at the edges,
+ * shared with neighbouring data, stay).  A no-op for gguf_open_mem() or
+ * a range outside the file.
+ */
+void gguf_release_range(struct gguf *g, const void *p, size_t len);
+
 /* The whole file: its size, first byte (borrowed; valid until
  * gguf_close()), GGUF version (2 or 3). */
 size_t		 gguf_size(const struct gguf *g);

@@ -67,7 +67,29 @@ struct kern_ops {
 
 	/* Dot product of two float vectors of n elements. */
 	float	(*dot_f32)(const float *a, const float *b, size_t n);
+
+	/*
+	 * Load-time relayout.  pack_rows(wtype) is the panel height P of
+	 * the packed layout this variant reads for weights of wtype, or 0
+	 * when it reads wtype as stored (then pack must not be called).
+	 * pack() rewrites rows [0, rows) of n elements (rows a multiple of
+	 * P, n a multiple of the block size), read at src with stride
+	 * src_stride, into dst: rows * row_bytes bytes (the stored size of
+	 * the same rows: the layout only moves bytes), dst 64-byte aligned,
+	 * not overlapping src.  Panels are independent, so disjoint row
+	 * ranges may be packed separately (and concurrently).
+	 * Afterwards pass wtype | KERN_PACKED to act_row_bytes, act_prepare
+	 * and matmul, with w the packed rows and w_stride = row_bytes; the
+	 * matmul row range [r0, r1) must then be multiples of P.
+	 * pack_rows and pack may be NULL: nothing is packed.
+	 */
+	unsigned (*pack_rows)(uint32_t wtype);
+	void	(*pack)(uint32_t wtype, const void *src, size_t src_stride,
+		    size_t n, size_t rows, void *dst);
 };
+
+/* Flag or-ed into a weight type to say "packed by kern_ops.pack". */
+#define KERN_PACKED	0x10000u
 
 /* `force` argument of kern_ops_select(). */
 enum {

@@ -17,9 +17,12 @@
 static void
 check_shape(uint32_t wtype, size_t n)
 {
-	const struct ggml_type_info *ti = ggml_type_info(wtype);
+	const struct ggml_type_info *ti = ggml_type_info(wtype & ~KERN_PACKED);
 
-	if (ti == NULL || !quant_type_is_computable(wtype))
+	if ((wtype & KERN_PACKED) != 0 && kern_simd_pack_rows(wtype &
+	    ~KERN_PACKED) == 0)
+		CL_BUG("kern: activation for a packed type with no layout");
+	if (ti == NULL || !quant_type_is_computable(wtype & ~KERN_PACKED))
 		CL_BUG("kern: activation for a type that is not computable");
 	if (n % ti->blck_elems != 0)
 		CL_BUG("kern: row length not a multiple of the block size");
@@ -124,12 +127,37 @@ prepare_k(uint32_t wtype, const float *x, struct kern_act_k *g, size_t n)
 	}
 }
 
+/* Packed Q4_0 / Q8_0: struct kern_act_pb per block (kern_simd.h). */
+static void
+prepare_pb(uint32_t wtype, const float *x, struct kern_act_pb *a, size_t n,
+    size_t len)
+{
+	const int off = wtype == (GGML_TYPE_Q4_0 | KERN_PACKED) ? 8 : 128;
+	struct block_q8_0 b[4];
+	size_t nb = n / QUANT_QK, i, k, nv;
+
+	memset(a, 0, len);
+	for (i = 0; i < nb; i += 4, x += 4 * QUANT_QK) {
+		nv = nb - i < 4 ? nb - i : 4;
+		quant_quantize_row_q8_0_act(x, b, nv * QUANT_QK);
+		for (k = 0; k < nv; k++, a++) {
+			memcpy(a->qs, b[k].qs, 32);
+			a->d = quant_f16_to_f32(b[k].d);
+			a->c = -off * sum32(b[k].qs);
+		}
+	}
+}
+
 void
 kern_simd_act_prepare(uint32_t wtype, const float *x, void *act, size_t n)
 {
 	size_t len = kern_simd_act_row_bytes(wtype, n);
 
 	switch (wtype) {
+	case GGML_TYPE_Q4_0 | KERN_PACKED:
+	case GGML_TYPE_Q8_0 | KERN_PACKED:
+		prepare_pb(wtype, x, act, n, len);
+		break;
 	case GGML_TYPE_Q4_0:
 	case GGML_TYPE_Q4_1:
 	case GGML_TYPE_Q5_0:

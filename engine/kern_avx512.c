@@ -762,6 +762,135 @@ MATMUL(mm_f16, tile_f16, 4, 4)
 MATMUL(mm_bf16, tile_bf16, 4, 4)
 
 /* ------------------------------------------------------------------ */
+/* Packed Q4_0 / Q8_0 panels (kern_simd.h "Packed weights") */
+
+AI __m512i
+bcast32(const int8_t *p)
+{
+	int32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return _mm512_set1_epi32(v);
+}
+
+/*
+ * The 16 rows of panel pw (rows [r, r + 16)) times tokens [t, t + TT):
+ * every block's quants are loaded and unpacked once, then each token
+ * runs 8 vpdpbusd with its activation bytes broadcast; lane i of every
+ * register is row r + i throughout.
+ */
+AI void
+pb_tile(uint32_t wt, const uint8_t *pw, size_t nb, const uint8_t *act,
+    size_t ab, float *y, size_t ldy, size_t r, size_t t, int TT)
+{
+	const int q8 = wt == GGML_TYPE_Q8_0;
+	const size_t qb = q8 ? 32 : 16, blk = 16 * (2 + qb);
+	const __m512i m4 = _mm512_set1_epi8(0x0f);
+	const __m512i bias = _mm512_set1_epi8((char)0x80);
+	__m512 acc[MAXT];
+	size_t k, o;
+	int j, c;
+
+	for (j = 0; j < TT; j++)
+		acc[j] = _mm512_setzero_ps();
+	for (k = 0; k < nb; k++) {
+		const uint8_t *q = pw + kern_pb_qs_off(qb, k, nb);
+		const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(
+		    (const void *)(pw + kern_pb_d_off(qb, k, nb))));
+		__m512i v[8];
+
+		if (TT == 1)
+			for (o = 0; o < blk; o += 64)
+				_mm_prefetch((const char *)pw + k * blk +
+				    PF_DIST + o, _MM_HINT_T0);
+		if (q8) {
+#pragma GCC unroll 8
+			for (c = 0; c < 8; c++)
+				v[c] = _mm512_xor_si512(_mm512_loadu_si512(
+				    (const void *)(q + 64 * c)), bias);
+		} else {
+#pragma GCC unroll 4
+			for (c = 0; c < 4; c++) {
+				const __m512i z = _mm512_loadu_si512(
+				    (const void *)(q + 64 * c));
+
+				v[c] = _mm512_and_si512(z, m4);
+				v[4 + c] = _mm512_and_si512(
+				    _mm512_srli_epi16(z, 4), m4);
+			}
+		}
+#pragma GCC unroll 8
+		for (j = 0; j < TT; j++) {
+			const struct kern_act_pb *a = (const void *)(act +
+			    (t + j) * ab + k * sizeof(struct kern_act_pb));
+			__m512i s0 = _mm512_set1_epi32(a->c);
+			__m512i s1 = _mm512_setzero_si512();
+
+			/*
+			 * v[c] meets activation bytes 4c..4c+3 (Q8_0), or
+			 * v[c] / v[4 + c] the low / high nibbles: elements
+			 * 4c.. and 16 + 4c.. (Q4_0).
+			 */
+#pragma GCC unroll 4
+			for (c = 0; c < 4; c++) {
+				const int lo = q8 ? 2 * c : c;
+				const int hi = q8 ? 2 * c + 1 : 4 + c;
+
+				s0 = _mm512_dpbusd_epi32(s0, v[lo],
+				    bcast32(a->qs + 4 * lo));
+				s1 = _mm512_dpbusd_epi32(s1, v[hi],
+				    bcast32(a->qs + 4 * hi));
+			}
+			acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(
+			    _mm512_add_epi32(s0, s1)), _mm512_mul_ps(dw,
+			    _mm512_set1_ps(a->d)), acc[j]);
+		}
+	}
+	for (j = 0; j < TT; j++)
+		_mm512_storeu_ps(y + (t + j) * ldy + r, acc[j]);
+}
+
+/* Rows [r0, r1) (multiples of 16) of packed Q4_0 / Q8_0. */
+static void
+mm_packed(uint32_t wt, const uint8_t *w, size_t ws, size_t n,
+    const uint8_t *act, size_t ab, size_t n_tok, float *y, size_t ldy,
+    size_t r0, size_t r1)
+{
+	const size_t nb = n / QUANT_QK;
+	size_t r, t;
+
+	/* Loads are unaligned: a panel of an odd block count is not. */
+	if (r0 % KERN_PANEL != 0 || r1 % KERN_PANEL != 0)
+		CL_BUG("kern: packed rows not on panel boundaries");
+	for (r = r0; r < r1; r += KERN_PANEL) {
+		const uint8_t *pw = w + r * ws;
+
+		t = 0;
+		if (wt == GGML_TYPE_Q4_0) {
+			for (; t + 8 <= n_tok; t += 8)
+				pb_tile(GGML_TYPE_Q4_0, pw, nb, act, ab, y,
+				    ldy, r, t, 8);
+		} else {
+			for (; t + 8 <= n_tok; t += 8)
+				pb_tile(GGML_TYPE_Q8_0, pw, nb, act, ab, y,
+				    ldy, r, t, 8);
+		}
+		for (; t + 4 <= n_tok; t += 4)
+			pb_tile(wt, pw, nb, act, ab, y, ldy, r, t, 4);
+		for (; t + 2 <= n_tok; t += 2)
+			pb_tile(wt, pw, nb, act, ab, y, ldy, r, t, 2);
+		if (t < n_tok) {
+			if (wt == GGML_TYPE_Q4_0)
+				pb_tile(GGML_TYPE_Q4_0, pw, nb, act, ab, y,
+				    ldy, r, t, 1);
+			else
+				pb_tile(GGML_TYPE_Q8_0, pw, nb, act, ab, y,
+				    ldy, r, t, 1);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* Activation preparation: the kern_simd.h layouts, vectorized */
 
 /*
@@ -913,7 +1042,7 @@ kern_avx512_matmul(uint32_t wtype, const void *w, size_t w_stride,
     size_t n, const void *act, size_t n_tok, float *y, size_t ldy,
     size_t r0, size_t r1)
 {
-	const struct ggml_type_info *ti = ggml_type_info(wtype);
+	const struct ggml_type_info *ti = ggml_type_info(wtype & ~KERN_PACKED);
 	const size_t ab = kern_simd_act_bytes(wtype, n);
 
 	if (ti == NULL || n % ti->blck_elems != 0)
@@ -921,6 +1050,14 @@ kern_avx512_matmul(uint32_t wtype, const void *w, size_t w_stride,
 	if (r0 >= r1 || n_tok == 0 || n == 0)
 		return;
 	switch (wtype) {
+	case GGML_TYPE_Q4_0 | KERN_PACKED:
+		mm_packed(GGML_TYPE_Q4_0, w, w_stride, n, act, ab, n_tok, y,
+		    ldy, r0, r1);
+		break;
+	case GGML_TYPE_Q8_0 | KERN_PACKED:
+		mm_packed(GGML_TYPE_Q8_0, w, w_stride, n, act, ab, n_tok, y,
+		    ldy, r0, r1);
+		break;
 	case GGML_TYPE_Q4_0:
 		mm_q4_0(w, w_stride, n, act, ab, n_tok, y, ldy, r0, r1);
 		break;

@@ -44,6 +44,25 @@
  *
  * F32, F16, BF16 weights: the activation row is the n floats, padded
  * with zeros to a multiple of 64 bytes.
+ *
+ * Packed weights (kern_ops.pack, wtype | KERN_PACKED; AVX-512 only).
+ * Q4_0 and Q8_0 rows are regrouped in panels of KERN_PANEL = 16 rows so
+ * that one 64-byte load holds 4 quant bytes of each of the 16 rows: one
+ * vpdpbusd against 4 activation bytes broadcast to every lane then
+ * advances all 16 row sums at once, the 16 block scales are one vcvtph2ps
+ * away, and no horizontal sum is left for the end (decode reads each
+ * weight byte once with ~3x fewer instructions than the row layout).
+ * Within a panel, block k of the 16 rows is
+ *   qs: QB / 4 chunks of 64 bytes (QB = 16 quant bytes for Q4_0, 32 for
+ *       Q8_0); chunk c holds bytes 4c..4c+3 of row i's qs at 4i;
+ *   d:  the 16 rows' f16 d, 32 bytes;
+ * and blocks go in pairs, [qs k][qs k+1][d k][d k+1], so that every
+ * load is 64-byte aligned; an odd last block is [qs][d].  A panel takes
+ * exactly the bytes of its 16 rows: 16 * row_bytes.
+ * The activation row for packed Q4_0 / Q8_0 is struct kern_act_pb per
+ * 32-element block: qs in element order, d, and c = -off * sum(q) with
+ * off = 8 (Q4_0 nibbles are q + 8) or 128 (Q8_0 weights biased by +128
+ * so the unsigned x signed product applies), padded to 64 bytes.
  */
 #ifndef CLOISTER_KERN_SIMD_H
 #define CLOISTER_KERN_SIMD_H
@@ -77,6 +96,15 @@ struct kern_act_k {
 };
 _Static_assert(sizeof(struct kern_act_k) == 320, "kern_act_k size");
 
+#define KERN_PANEL	16
+
+struct kern_act_pb {
+	int8_t		qs[32];
+	float		d;
+	int32_t		c;
+};
+_Static_assert(sizeof(struct kern_act_pb) == 40, "kern_act_pb size");
+
 /*
  * Bytes of one prepared activation row of n elements for weights of
  * computable type wtype (n a multiple of its block size; callers check).
@@ -86,6 +114,10 @@ static inline size_t
 kern_simd_act_bytes(uint32_t wtype, size_t n)
 {
 	switch (wtype) {
+	case GGML_TYPE_Q4_0 | KERN_PACKED:
+	case GGML_TYPE_Q8_0 | KERN_PACKED:
+		return (n / 32 * sizeof(struct kern_act_pb) + 63) &
+		    ~(size_t)63;
 	case GGML_TYPE_Q4_0:
 	case GGML_TYPE_Q4_1:
 	case GGML_TYPE_Q5_0:
@@ -110,6 +142,33 @@ kern_simd_act_bytes(uint32_t wtype, size_t n)
 size_t	kern_simd_act_row_bytes(uint32_t wtype, size_t n);
 void	kern_simd_act_prepare(uint32_t wtype, const float *x, void *act,
 	    size_t n);
+
+/*
+ * The packed layouts above (kern_pack.c, plain C): pack_rows and pack of
+ * the AVX-512 table; the activation for packed types comes from
+ * kern_simd_act_prepare as for the others.
+ */
+unsigned kern_simd_pack_rows(uint32_t wtype);
+void	kern_simd_pack(uint32_t wtype, const void *src, size_t src_stride,
+	    size_t n, size_t rows, void *dst);
+
+/* Offsets in a panel of the packed qs and d of block k of nb (n / 32). */
+static inline size_t
+kern_pb_qs_off(size_t qb, size_t k, size_t nb)
+{
+	(void)nb;
+	return (k / 2) * 2 * (16 * qb + 32) + (k % 2) * 16 * qb;
+}
+
+static inline size_t
+kern_pb_d_off(size_t qb, size_t k, size_t nb)
+{
+	const size_t pair = (k / 2) * 2 * (16 * qb + 32);
+
+	if (k % 2 == 0 && k + 1 == nb)
+		return pair + 16 * qb;		/* odd last block */
+	return pair + 2 * 16 * qb + (k % 2) * 32;
+}
 
 /*
  * matmul and dot_f32 of each variant, defined only in builds for their

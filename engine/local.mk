@@ -74,6 +74,7 @@ tests_check_proto_LDADD = libengine.a libutil.a $(TEST_LIBS)
 # generic code.
 libengine_a_SOURCES += engine/kern_simd.h
 libengine_a_SOURCES += engine/kern_act.c
+libengine_a_SOURCES += engine/kern_pack.c
 if CPU_X86_64
 noinst_LIBRARIES += libkern_avx2.a libkern_avx512.a
 libkern_avx2_a_SOURCES = engine/kern_avx2.c

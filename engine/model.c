@@ -15,6 +15,9 @@
  */
 #include "config.h"
 
+#include <sys/mman.h>
+
+#include <errno.h>
 #include <math.h>
 #include <sched.h>
 #include <stdio.h>
@@ -642,7 +645,165 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
-/* 5. public entry points                                              */
+/* 5. packing: the load-time relayout for the kernels                  */
+
+/*
+ * Where the kernel variant reads a weight type in its own layout
+ * (kern_ops.pack_rows, kern_simd.h "Packed weights"), each such matrix
+ * is rewritten once, here, into anonymous memory and its pages of the
+ * file mapping are given back (gguf_release_range), so the relaid copy
+ * replaces the mapped one rather than sitting beside it: the resident
+ * set stays at about the file size and the address space (the jail's
+ * RLIMIT_AS) never holds both copies of more than one layer.  One region
+ * per layer (and one for the output matrix), aligned to 2 MiB so the
+ * kernel can back it with transparent huge pages; at most one partly
+ * used huge page per region is the cost.  The token embedding is never
+ * packed: it is read a row at a time by dequantization.
+ */
+#define PACK_ALIGN	((size_t)2 << 20)
+
+struct pack_job {
+	const struct kern_ops	*k;
+	const struct lfm2_weight *w;
+	uint8_t			*dst;
+	size_t			 rows;
+};
+
+static void
+pack_job_run(void *arg, int ith, int nth)
+{
+	const struct pack_job *j = arg;
+	const size_t P = j->k->pack_rows(j->w->type);
+	size_t lo, hi;
+
+	pool_split(j->rows / P, ith, nth, &lo, &hi);
+	if (lo < hi)
+		j->k->pack(j->w->type, j->w->data + lo * P * j->w->row_bytes,
+		    j->w->row_bytes, (size_t)j->w->ne[0], (hi - lo) * P,
+		    j->dst + lo * P * j->w->row_bytes);
+}
+
+/* Bytes of w once packed, or 0 when this kernel variant does not. */
+static size_t
+pack_size(const struct engine_model *m, const struct lfm2_weight *w)
+{
+	unsigned P;
+
+	if (w->data == NULL || m->kern->pack_rows == NULL ||
+	    (w->type & KERN_PACKED) != 0 ||
+	    (P = m->kern->pack_rows(w->type)) == 0 || w->ne[1] % P != 0)
+		return 0;
+	return (w->slab_bytes * (size_t)w->ne[2] + 63) & ~(size_t)63;
+}
+
+/* An anonymous region of len bytes aligned to PACK_ALIGN. */
+static void *
+pack_region(size_t len)
+{
+	uint8_t *p, *a;
+	size_t full;
+
+	len = (len + PACK_ALIGN - 1) & ~(PACK_ALIGN - 1);
+	full = len + PACK_ALIGN;
+	p = mmap(NULL, full, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	a = (uint8_t *)(((uintptr_t)p + PACK_ALIGN - 1) & ~(PACK_ALIGN - 1));
+	if (a > p)
+		munmap(p, (size_t)(a - p));
+	if (a + len < p + full)
+		munmap(a + len, (size_t)(p + full - (a + len)));
+#ifdef MADV_HUGEPAGE
+	(void)madvise(a, len, MADV_HUGEPAGE);	/* a hint; may be refused */
+#endif
+	return a;
+}
+
+/* Pack the weights ws[0..n) into one new region. */
+static int
+pack_group(struct engine_model *m, struct lfm2_weight *const *ws, size_t n,
+    struct cl_err *err)
+{
+	size_t i, total = 0, off = 0, sz;
+	struct pack_job j;
+	uint8_t *mem;
+	void **pm;
+	size_t *pl;
+
+	for (i = 0; i < n; i++)
+		total += pack_size(m, ws[i]);
+	if (total == 0)
+		return CL_OK;
+	pm = cl_realloc(m->pack_mem, (m->n_pack_mem + 1) * sizeof(*pm));
+	if (pm != NULL)
+		m->pack_mem = pm;
+	pl = cl_realloc(m->pack_len, (m->n_pack_mem + 1) * sizeof(*pl));
+	if (pl != NULL)
+		m->pack_len = pl;
+	if (pm == NULL || pl == NULL)
+		return cl_errf(err, CL_ENOMEM, "out of memory");
+	if ((mem = pack_region(total)) == NULL)
+		return cl_errf(err, CL_ENOMEM, "model: cannot allocate %zu "
+		    "bytes to lay out the weights: %s", total,
+		    strerror(errno));
+	m->pack_mem[m->n_pack_mem] = mem;
+	m->pack_len[m->n_pack_mem] = (total + PACK_ALIGN - 1) &
+	    ~(PACK_ALIGN - 1);
+	m->n_pack_mem++;
+	for (i = 0; i < n; i++) {
+		if ((sz = pack_size(m, ws[i])) == 0)
+			continue;
+		j.k = m->kern;
+		j.w = ws[i];
+		j.dst = mem + off;
+		j.rows = (size_t)ws[i]->ne[1] * (size_t)ws[i]->ne[2];
+		pool_run(m->pool, pack_job_run, &j);
+		gguf_release_range(m->gguf, ws[i]->data,
+		    ws[i]->slab_bytes * (size_t)ws[i]->ne[2]);
+		ws[i]->data = mem + off;
+		ws[i]->type |= KERN_PACKED;
+		off += sz;
+	}
+	return CL_OK;
+}
+
+static int
+pack_weights(struct engine_model *m, struct cl_err *err)
+{
+	struct lfm2_weight *ws[16];
+	uint32_t il;
+	int r;
+
+	for (il = 0; il < m->hp.n_layer; il++) {
+		struct lfm2_layer *L = &m->layers[il];
+		size_t n = 0;
+
+		ws[n++] = &L->in_proj;
+		ws[n++] = &L->out_proj;
+		ws[n++] = &L->wq;
+		ws[n++] = &L->wk;
+		ws[n++] = &L->wv;
+		ws[n++] = &L->wo;
+		ws[n++] = &L->ffn_gate;
+		ws[n++] = &L->ffn_up;
+		ws[n++] = &L->ffn_down;
+		ws[n++] = &L->router;
+		ws[n++] = &L->gate_exps;
+		ws[n++] = &L->up_exps;
+		ws[n++] = &L->down_exps;
+		if ((r = pack_group(m, ws, n, err)) != CL_OK)
+			return r;
+	}
+	if (m->output.data != m->tok_embd.data) {
+		ws[0] = &m->output;
+		return pack_group(m, ws, 1, err);
+	}
+	return CL_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* 6. public entry points                                              */
 
 static int
 default_threads(void)
@@ -760,7 +921,10 @@ engine_model_load(int fd, const struct engine_load_opts *opts,
 	n_threads = opts->n_threads > 0 ? opts->n_threads : default_threads();
 	if ((r = pool_new(n_threads, &m->pool, err)) != CL_OK)
 		goto out;
+	/* After fill_info: it reads the stored types of the tensors. */
 	fill_info(m);
+	if ((r = pack_weights(m, err)) != CL_OK)
+		goto out;
 	if (opts->progress != NULL)
 		opts->progress(opts->progress_arg, 1.0);
 	*out = m;
@@ -792,6 +956,10 @@ engine_model_free(struct engine_model *m)
 			cl_free(L->exp_bias);
 		}
 	}
+	for (i = 0; i < m->n_pack_mem; i++)
+		munmap(m->pack_mem[i], m->pack_len[i]);
+	cl_free(m->pack_mem);
+	cl_free(m->pack_len);
 	cl_free(m->layers);
 	cl_free(m->output_norm);
 	cl_free(m->rope_inv_freq);

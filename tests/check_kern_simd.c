@@ -26,6 +26,7 @@
 
 #include <check.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,12 +294,13 @@ align64(void *p)
  * kern_ref and quant_vec_dot; check nothing outside the range changed.
  */
 static void
-check_case(const struct kern_ops *k, uint32_t type, size_t n, size_t rows,
-    size_t n_tok, size_t r0, size_t r1, size_t ldy, size_t pad)
+check_case_pk(const struct kern_ops *k, uint32_t type, size_t n, size_t rows,
+    size_t n_tok, size_t r0, size_t r1, size_t ldy, size_t pad, bool pk)
 {
 	const struct kern_ops *ref = kern_ops_ref();
 	const size_t rb = row_bytes(type, n), stride = rb + pad;
-	const size_t ab = k->act_row_bytes(type, n);
+	const uint32_t ktype = pk ? type | KERN_PACKED : type;
+	const size_t ab = k->act_row_bytes(ktype, n);
 	const uint32_t at = quant_vec_dot_type(type);
 	const size_t qb = at == GGML_TYPE_F32 ? n * sizeof(float) :
 	    row_bytes(at, n);
@@ -321,11 +323,21 @@ check_case(const struct kern_ops *k, uint32_t type, size_t n, size_t rows,
 		    r % 7 == 3 ? 2 : 0);
 	for (t = 0; t < n_tok; t++) {
 		gen_act(x + t * n, n, t);
-		k->act_prepare(type, x + t * n, act + t * ab, n);
+		k->act_prepare(ktype, x + t * n, act + t * ab, n);
 	}
 	for (i = 0; i < (n_tok + 1) * ldy; i++)
 		yv[i] = SENTINEL;
-	k->matmul(type, w, stride, n, act, n_tok, yv, ldy, r0, r1);
+	if (pk) {
+		/* The packed copy alone is read: poison the original. */
+		void *pbuf = cl_malloc(rows * rb + 64);
+		uint8_t *pw = align64(pbuf);
+
+		ck_assert(pbuf != NULL && pad == 0);
+		k->pack(type, w, stride, n, rows, pw);
+		k->matmul(ktype, pw, rb, n, act, n_tok, yv, ldy, r0, r1);
+		cl_free(pbuf);
+	} else
+		k->matmul(type, w, stride, n, act, n_tok, yv, ldy, r0, r1);
 	ref->matmul(type, w, stride, n, x, n_tok, yr, ldy, r0, r1);
 
 	for (t = 0; t < n_tok; t++)
@@ -380,6 +392,13 @@ check_case(const struct kern_ops *k, uint32_t type, size_t n, size_t rows,
 	cl_free(yr);
 	cl_free(wabs);
 	cl_free(amax);
+}
+
+static void
+check_case(const struct kern_ops *k, uint32_t type, size_t n, size_t rows,
+    size_t n_tok, size_t r0, size_t r1, size_t ldy, size_t pad)
+{
+	check_case_pk(k, type, n, rows, n_tok, r0, r1, ldy, pad, false);
 }
 
 /* ------------------------------------------------------------------ */
@@ -441,6 +460,62 @@ START_TEST(test_matmul)
 	if (ran == 0)
 		fprintf(stderr, "check_kern_simd: no SIMD variant on this CPU; "
 		    "matmul (%s) not exercised\n", ti->name);
+}
+END_TEST
+
+/*
+ * Every variant that packs the type of this loop iteration: the packed
+ * rows multiplied by the packed kernel agree with the scalar reference
+ * and the integer reference dots exactly as the row kernels must (the
+ * same check_case), for odd and even block counts (n = 32 .. 2048, and
+ * 1792 as in the model), panels of rows [0, rows) and an inner range,
+ * and token counts that exercise every tile width (1, 2, 3, 5, 8, 9, 17).
+ */
+START_TEST(test_matmul_packed)
+{
+	static const size_t ns[] = { 32, 64, 96, 256, 288, 1792, 2048 };
+	static const size_t rows_l[] = { 16, 48 };
+	static const size_t toks[] = { 1, 2, 3, 5, 8, 9, 17 };
+	const uint32_t type = types[_i];
+	size_t v, a, b, c, ran = 0;
+
+	for (v = 0; v < N_VARIANTS; v++) {
+		const struct kern_ops *k = variant(v);
+		unsigned p;
+
+		if (k == NULL || k->pack_rows == NULL ||
+		    (p = k->pack_rows(type)) == 0)
+			continue;
+		ck_assert_uint_eq(p, 16);
+		rng_state = 0x51ed270b27a1f3ull + _i;
+		for (a = 0; a < sizeof(ns) / sizeof(ns[0]); a++) {
+			const size_t n = ns[a];
+
+			if (n % ggml_type_info(type)->blck_elems != 0)
+				continue;
+			for (b = 0; b < sizeof(rows_l) / sizeof(rows_l[0]);
+			    b++) {
+				for (c = 0; c < sizeof(toks) / sizeof(toks[0]);
+				    c++) {
+					const size_t rows = rows_l[b];
+					const size_t nt = toks[c];
+
+					if (n >= 1792 && nt > 3)
+						continue;
+					check_case_pk(k, type, n, rows, nt, 0,
+					    rows, rows, 0, true);
+					if (rows > 16)
+						check_case_pk(k, type, n, rows,
+						    nt, 16, rows, rows + 5, 0,
+						    true);
+					ran++;
+				}
+			}
+		}
+	}
+	if (type == GGML_TYPE_Q4_0 && kern_ops_select(KERN_FORCE_AVX512) !=
+	    NULL)
+		ck_assert_uint_gt(ran, 0);
 }
 END_TEST
 
@@ -671,6 +746,7 @@ kern_suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, test_matmul, 0, (int)N_TYPES);
 	tcase_add_test(tc, test_matmul_model_shape);
+	tcase_add_loop_test(tc, test_matmul_packed, 0, (int)N_TYPES);
 	tcase_add_test(tc, test_known_answers);
 	suite_add_tcase(s, tc);
 
