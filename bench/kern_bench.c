@@ -142,15 +142,21 @@ frand(void)
 	return (float)(rng >> 40) * 0x1p-24f * 2.0f - 1.0f;
 }
 
+/*
+ * One line of the table.  With `packed`, the matrices are first relaid
+ * by the variant's pack() (as the model loader does) and the packed
+ * kernel is timed.
+ */
 static void
 bench(const struct kern_ops *k, uint32_t type, size_t rows, size_t n,
-    const char *what, double secs)
+    const char *what, double secs, int packed)
 {
 	const size_t n_tok_pre = 64;
 	struct job j;
 	size_t rb = 0, m, ab, i;
 	float *x, *row;
-	void *act_raw;
+	void *act_raw, *w_raw = NULL;
+	char label[32];
 	double t1, t2, tp1, tp2, gb;
 
 	if (quant_row_bytes(type, n, &rb) != CL_OK)
@@ -172,6 +178,20 @@ bench(const struct kern_ops *k, uint32_t type, size_t rows, size_t n,
 	}
 	for (m = 1; m < j.n_mat; m++)
 		memcpy(j.w + m * j.mat_bytes, j.w, j.mat_bytes);
+	if (packed) {
+		uint8_t *pw;
+
+		w_raw = xmalloc(j.n_mat * j.mat_bytes + 64);
+		pw = (uint8_t *)(((uintptr_t)w_raw + 63) & ~(uintptr_t)63);
+		/* Each copy alone, as the loader packs each matrix. */
+		for (m = 0; m < j.n_mat; m++)
+			k->pack(type, j.w + m * j.mat_bytes, rb, n, rows,
+			    pw + m * j.mat_bytes);
+		cl_free(j.w);
+		j.w = pw;
+		type |= KERN_PACKED;
+		j.type = type;
+	}
 
 	ab = k->act_row_bytes(type, n);
 	x = xmalloc(n_tok_pre * n * sizeof(float));
@@ -194,12 +214,17 @@ bench(const struct kern_ops *k, uint32_t type, size_t rows, size_t n,
 	tp2 = measure(&j, 2, secs);
 
 	gb = (double)j.mat_bytes / 1e9;
-	printf("| %-6s | %-5s | %-14s | %7.1f | %7.1f | %7.1f | %7.1f |\n",
-	    k->name, ggml_type_info(type)->name, what, gb / t1, gb / t2,
+	snprintf(label, sizeof(label), "%s%s",
+	    ggml_type_info(type & ~KERN_PACKED)->name, packed ? " pk" : "");
+	printf("| %-6s | %-8s | %-14s | %7.1f | %7.1f | %7.1f | %7.1f |\n",
+	    k->name, label, what, gb / t1, gb / t2,
 	    2.0 * (double)rows * (double)n * n_tok_pre / tp1 / 1e9,
 	    2.0 * (double)rows * (double)n * n_tok_pre / tp2 / 1e9);
 	fflush(stdout);
-	cl_free(j.w);
+	if (packed)
+		cl_free(w_raw);
+	else
+		cl_free(j.w);
 	cl_free(row);
 	cl_free(x);
 	cl_free(act_raw);
@@ -257,9 +282,9 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	printf("| kern   | type  | matrix (d x n) | GB/s 1t | GB/s 2t "
+	printf("| kern   | type     | matrix (d x n) | GB/s 1t | GB/s 2t "
 	    "| GF/s 1t | GF/s 2t |\n");
-	printf("|--------|-------|----------------|---------|---------"
+	printf("|--------|----------|----------------|---------|---------"
 	    "|---------|---------|\n");
 	for (f = 0; f < sizeof(forces) / sizeof(forces[0]); f++) {
 		const struct kern_ops *k = kern_ops_select(forces[f]);
@@ -271,12 +296,19 @@ main(int argc, char **argv)
 		}
 		if (quick && forces[f] == KERN_FORCE_REF)
 			continue;
-		for (i = 0; i < sizeof(ts) / sizeof(ts[0]); i++)
-			bench(k, ts[i], 1792, 2048, "1792 x 2048", secs);
+		for (i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
+			bench(k, ts[i], 1792, 2048, "1792 x 2048", secs, 0);
+			if (k->pack_rows != NULL && k->pack_rows(ts[i]) != 0)
+				bench(k, ts[i], 1792, 2048, "1792 x 2048",
+				    secs, 1);
+		}
 		if (forces[f] == KERN_FORCE_REF)
 			continue;	/* far too slow to be worth it */
-		bench(k, GGML_TYPE_Q6_K, 65536, 2048, "65536 x 2048", secs);
-		bench(k, GGML_TYPE_Q4_0, 65536, 2048, "65536 x 2048", secs);
+		bench(k, GGML_TYPE_Q6_K, 65536, 2048, "65536 x 2048", secs, 0);
+		bench(k, GGML_TYPE_Q4_0, 65536, 2048, "65536 x 2048", secs, 0);
+		if (k->pack_rows != NULL && k->pack_rows(GGML_TYPE_Q4_0) != 0)
+			bench(k, GGML_TYPE_Q4_0, 65536, 2048, "65536 x 2048",
+			    secs, 1);
 	}
 	for (f = 0; f < sizeof(forces) / sizeof(forces[0]); f++) {
 		const struct kern_ops *k = kern_ops_select(forces[f]);

@@ -86,6 +86,14 @@ struct kern_ops {
 	unsigned (*pack_rows)(uint32_t wtype);
 	void	(*pack)(uint32_t wtype, const void *src, size_t src_stride,
 		    size_t n, size_t rows, void *dst);
+
+	/*
+	 * Row r of W as n floats into out (a table lookup: the token
+	 * embedding), for wtype as stored (w_stride apart) or packed
+	 * (wtype | KERN_PACKED, w the packed rows): the same numbers.
+	 */
+	void	(*row_f32)(uint32_t wtype, const void *w, size_t w_stride,
+		    size_t n, size_t r, float *out);
 };
 
 /* Flag or-ed into a weight type to say "packed by kern_ops.pack". */

@@ -764,6 +764,10 @@ MATMUL(mm_bf16, tile_bf16, 4, 4)
 /* ------------------------------------------------------------------ */
 /* Packed Q4_0 / Q8_0 panels (kern_simd.h "Packed weights") */
 
+#ifndef PB_PF_DIST
+#define PB_PF_DIST	PF_DIST
+#endif
+
 AI __m512i
 bcast32(const int8_t *p)
 {
@@ -802,7 +806,7 @@ pb_tile(uint32_t wt, const uint8_t *pw, size_t nb, const uint8_t *act,
 		if (TT == 1)
 			for (o = 0; o < blk; o += 64)
 				_mm_prefetch((const char *)pw + k * blk +
-				    PF_DIST + o, _MM_HINT_T0);
+				    PB_PF_DIST + o, _MM_HINT_T0);
 		if (q8) {
 #pragma GCC unroll 8
 			for (c = 0; c < 8; c++)
@@ -973,6 +977,28 @@ act_q8(const float *x, struct kern_act_q8 *g, size_t n)
 	}
 }
 
+/* Packed Q4_0 / Q8_0: struct kern_act_pb per block (kern_simd.h). */
+static void
+act_pb(uint32_t wt, const float *x, struct kern_act_pb *a, size_t n,
+    size_t len)
+{
+	const int off = wt == (GGML_TYPE_Q4_0 | KERN_PACKED) ? 8 : 128;
+	const size_t nb = n / QUANT_QK;
+	size_t b;
+
+	for (b = 0; b < nb; b++, a++, x += QUANT_QK) {
+		__m128i q0, q1;
+		int sum;
+		const float d = q8_block32(x, &q0, &q1, &sum);
+
+		_mm_storeu_si128((void *)a->qs, q0);
+		_mm_storeu_si128((void *)(a->qs + 16), q1);
+		a->d = _cvtsh_ss(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
+		a->c = -off * sum;
+	}
+	memset(a, 0, len - nb * sizeof(*a));
+}
+
 /*
  * Q8_K as quant_quantize_row_q8_k(): xm = the x of largest |x|, first
  * on ties; iscale = -127 / xm; q = round-half-even(iscale x) clamped to
@@ -1100,12 +1126,16 @@ void
 kern_avx512_act_prepare(uint32_t wtype, const float *x, void *act,
     size_t n)
 {
-	const struct ggml_type_info *ti = ggml_type_info(wtype);
+	const struct ggml_type_info *ti = ggml_type_info(wtype & ~KERN_PACKED);
 	const size_t len = kern_simd_act_bytes(wtype, n);
 
 	if (ti == NULL || !ti->computable || n % ti->blck_elems != 0)
 		CL_BUG("kern: bad activation shape");
 	switch (wtype) {
+	case GGML_TYPE_Q4_0 | KERN_PACKED:
+	case GGML_TYPE_Q8_0 | KERN_PACKED:
+		act_pb(wtype, x, act, n, len);
+		break;
 	case GGML_TYPE_Q4_0:
 	case GGML_TYPE_Q4_1:
 	case GGML_TYPE_Q5_0:

@@ -65,3 +65,33 @@ kern_simd_pack(uint32_t wtype, const void *src, size_t src_stride,
 		    src_stride, nb, bsz, qb,
 		    (uint8_t *)dst + p * KERN_PANEL * rb);
 }
+
+void
+kern_simd_row_f32(uint32_t wtype, const void *w, size_t w_stride, size_t n,
+    size_t r, float *out)
+{
+	const uint32_t base = wtype & ~KERN_PACKED;
+	const uint8_t *pw;
+	uint8_t blk[2 + 32];
+	size_t nb, qb, k, c, i;
+
+	if ((wtype & KERN_PACKED) == 0) {
+		quant_dequantize_row(wtype, (const uint8_t *)w + r * w_stride,
+		    out, n);
+		return;
+	}
+	if (kern_simd_pack_rows(base) == 0 || n % QUANT_QK != 0)
+		CL_BUG("kern: row of a packed type with no layout");
+	/* Gather each block of row r back into its stored form. */
+	nb = n / QUANT_QK;
+	qb = base == GGML_TYPE_Q4_0 ? 16 : 32;
+	pw = (const uint8_t *)w + (r / KERN_PANEL) * KERN_PANEL * w_stride;
+	i = r % KERN_PANEL;
+	for (k = 0; k < nb; k++) {
+		memcpy(blk, pw + kern_pb_d_off(qb, k, nb) + 2 * i, 2);
+		for (c = 0; c < qb / 4; c++)
+			memcpy(blk + 2 + 4 * c, pw + kern_pb_qs_off(qb, k, nb) +
+			    64 * c + 4 * i, 4);
+		quant_dequantize_row(base, blk, out + k * QUANT_QK, QUANT_QK);
+	}
+}

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine/kern.h"
+#include "engine/kern_simd.h"
 #include "engine/quant.h"
 #include "util/util.h"
 
@@ -95,6 +96,7 @@ static const struct kern_ops kern_ref = {
 	.act_prepare = act_prepare_ref,
 	.matmul = matmul_ref,
 	.dot_f32 = dot_f32_ref,
+	.row_f32 = kern_simd_row_f32,	/* ref never packs: a plain lookup */
 };
 
 const struct kern_ops *

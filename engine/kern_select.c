@@ -39,6 +39,7 @@ static const struct kern_ops kern_avx2 = {
 	.act_prepare = kern_simd_act_prepare,
 	.matmul = kern_avx2_matmul,
 	.dot_f32 = kern_avx2_dot_f32,
+	.row_f32 = kern_simd_row_f32,
 };
 
 /*
@@ -62,24 +63,15 @@ matmul_avx512(uint32_t wtype, const void *w, size_t w_stride, size_t n,
 		    r0, r1);
 }
 
-/* Packed rows are prepared by the plain C code (kern_act.c). */
-static void
-act_prepare_avx512(uint32_t wtype, const float *x, void *act, size_t n)
-{
-	if ((wtype & KERN_PACKED) != 0)
-		kern_simd_act_prepare(wtype, x, act, n);
-	else
-		kern_avx512_act_prepare(wtype, x, act, n);
-}
-
 static const struct kern_ops kern_avx512 = {
 	.name = "avx512",
 	.act_row_bytes = kern_simd_act_row_bytes,
-	.act_prepare = act_prepare_avx512,
+	.act_prepare = kern_avx512_act_prepare,
 	.matmul = matmul_avx512,
 	.dot_f32 = kern_avx512_dot_f32,
 	.pack_rows = kern_simd_pack_rows,
 	.pack = kern_simd_pack,
+	.row_f32 = kern_simd_row_f32,
 };
 #endif /* HAVE_X86_KERNELS */
 

@@ -151,6 +151,9 @@ void	kern_simd_act_prepare(uint32_t wtype, const float *x, void *act,
 unsigned kern_simd_pack_rows(uint32_t wtype);
 void	kern_simd_pack(uint32_t wtype, const void *src, size_t src_stride,
 	    size_t n, size_t rows, void *dst);
+/* kern_ops.row_f32 of every table: stored or packed rows. */
+void	kern_simd_row_f32(uint32_t wtype, const void *w, size_t w_stride,
+	    size_t n, size_t r, float *out);
 
 /* Offsets in a panel of the packed qs and d of block k of nb (n / 32). */
 static inline size_t

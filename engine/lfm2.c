@@ -1098,9 +1098,9 @@ fwd_worker(void *arg, int ith, int nth)
 	/* h = token_embd[token]: no scaling, no input norm. */
 	share(&th, T, &lo, &hi);
 	for (t = lo; t < hi; t++)
-		quant_dequantize_row(m->tok_embd.type, m->tok_embd.data +
-		    (size_t)f->tokens[t] * m->tok_embd.row_bytes, c->x + t * d,
-		    d);
+		m->kern->row_f32(m->tok_embd.type, m->tok_embd.data,
+		    m->tok_embd.row_bytes, d, (size_t)f->tokens[t],
+		    c->x + t * d);
 	sync_all(&th);
 
 	for (il = 0; il < hp->n_layer; il++) {

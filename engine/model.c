@@ -657,8 +657,9 @@ out:
  * RLIMIT_AS) never holds both copies of more than one layer.  One region
  * per layer (and one for the output matrix), aligned to 2 MiB so the
  * kernel can back it with transparent huge pages; at most one partly
- * used huge page per region is the cost.  The token embedding is never
- * packed: it is read a row at a time by dequantization.
+ * used huge page per region is the cost.  The token embedding, a lookup
+ * table and, when tied, the output matrix, is read a row at a time
+ * through kern_ops.row_f32, which knows the packed layout.
  */
 #define PACK_ALIGN	((size_t)2 << 20)
 
@@ -773,6 +774,7 @@ pack_weights(struct engine_model *m, struct cl_err *err)
 {
 	struct lfm2_weight *ws[16];
 	uint32_t il;
+	bool tied;
 	int r;
 
 	for (il = 0; il < m->hp.n_layer; il++) {
@@ -795,11 +797,17 @@ pack_weights(struct engine_model *m, struct cl_err *err)
 		if ((r = pack_group(m, ws, n, err)) != CL_OK)
 			return r;
 	}
-	if (m->output.data != m->tok_embd.data) {
-		ws[0] = &m->output;
-		return pack_group(m, ws, 1, err);
+	/* The embedding is read a row at a time (kern_ops.row_f32). */
+	tied = m->output.data == m->tok_embd.data;
+	ws[0] = &m->tok_embd;
+	if ((r = pack_group(m, ws, 1, err)) != CL_OK)
+		return r;
+	if (tied) {
+		m->output = m->tok_embd;
+		return CL_OK;
 	}
-	return CL_OK;
+	ws[0] = &m->output;
+	return pack_group(m, ws, 1, err);
 }
 
 /* ------------------------------------------------------------------ */

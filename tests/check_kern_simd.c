@@ -519,6 +519,64 @@ START_TEST(test_matmul_packed)
 }
 END_TEST
 
+/*
+ * row_f32 (the embedding lookup) on packed rows gives exactly the
+ * dequantized stored row, for every row of a few panels.
+ */
+START_TEST(test_row_f32_packed)
+{
+	static const size_t ns[] = { 32, 96, 2048 };
+	const uint32_t type = types[_i];
+	size_t v, a, r;
+
+	for (v = 0; v < N_VARIANTS; v++) {
+		const struct kern_ops *k = variant(v);
+
+		if (k == NULL || k->pack_rows == NULL ||
+		    k->pack_rows(type) == 0)
+			continue;
+		rng_state = 77 + _i;
+		for (a = 0; a < sizeof(ns) / sizeof(ns[0]); a++) {
+			const size_t n = ns[a], rows = 48;
+			const size_t rb = row_bytes(type, n);
+			uint8_t *w = cl_malloc(rows * rb);
+			void *pbuf = cl_malloc(rows * rb + 64);
+			float *want = cl_malloc(n * sizeof(float));
+			float *got = cl_malloc(n * sizeof(float));
+
+			if (n % ggml_type_info(type)->blck_elems != 0) {
+				cl_free(w);
+				cl_free(pbuf);
+				cl_free(want);
+				cl_free(got);
+				continue;
+			}
+			ck_assert(w && pbuf && want && got);
+			for (r = 0; r < rows; r++)
+				gen_row(type, w + r * rb, n, (int)(r % 3));
+			k->pack(type, w, rb, n, rows, align64(pbuf));
+			for (r = 0; r < rows; r++) {
+				quant_dequantize_row(type, w + r * rb, want,
+				    n);
+				k->row_f32(type | KERN_PACKED, align64(pbuf),
+				    rb, n, r, got);
+				ck_assert_msg(memcmp(want, got, n *
+				    sizeof(float)) == 0, "%s %s row %zu of "
+				    "n=%zu differs once packed", k->name,
+				    ggml_type_info(type)->name, r, n);
+				k->row_f32(type, w, rb, n, r, got);
+				ck_assert(memcmp(want, got, n *
+				    sizeof(float)) == 0);
+			}
+			cl_free(w);
+			cl_free(pbuf);
+			cl_free(want);
+			cl_free(got);
+		}
+	}
+}
+END_TEST
+
 /* Decode-shaped matrices of the real model: 2048 x 1792, one token. */
 START_TEST(test_matmul_model_shape)
 {
@@ -627,7 +685,7 @@ START_TEST(test_act_prepare)
 	uint8_t *want = cl_malloc(kern_simd_act_bytes(type, 4096) + 64);
 	uint8_t *got = cl_malloc(kern_simd_act_bytes(type, 4096) + 64);
 	size_t v, a, i, len;
-	int mode;
+	int mode, pk;
 
 	ck_assert(x && want && got);
 	rng_state = 1234 + _i;
@@ -653,14 +711,25 @@ START_TEST(test_act_prepare)
 					if (mode == 4)
 						x[i] *= 1e-30f;
 				}
-				len = k->act_row_bytes(type, ns[a]);
-				memset(want, 0xa5, len);
-				memset(got, 0x5a, len);
-				kern_simd_act_prepare(type, x, want, ns[a]);
-				k->act_prepare(type, x, got, ns[a]);
-				ck_assert_msg(memcmp(want, got, len) == 0,
-				    "%s %s act_prepare n=%zu mode %d differs",
-				    k->name, ti->name, ns[a], mode);
+				for (pk = 0; pk < 2; pk++) {
+					/* Also the packed layout, if any. */
+					const uint32_t kt = pk ? type |
+					    KERN_PACKED : type;
+
+					if (pk && (k->pack_rows == NULL ||
+					    k->pack_rows(type) == 0))
+						continue;
+					len = k->act_row_bytes(kt, ns[a]);
+					memset(want, 0xa5, len);
+					memset(got, 0x5a, len);
+					kern_simd_act_prepare(kt, x, want,
+					    ns[a]);
+					k->act_prepare(kt, x, got, ns[a]);
+					ck_assert_msg(memcmp(want, got, len) ==
+					    0, "%s %s%s act_prepare n=%zu mode "
+					    "%d differs", k->name, ti->name,
+					    pk ? " packed" : "", ns[a], mode);
+				}
 			}
 		}
 	}
@@ -747,6 +816,7 @@ kern_suite(void)
 	tcase_add_loop_test(tc, test_matmul, 0, (int)N_TYPES);
 	tcase_add_test(tc, test_matmul_model_shape);
 	tcase_add_loop_test(tc, test_matmul_packed, 0, (int)N_TYPES);
+	tcase_add_loop_test(tc, test_row_f32_packed, 0, (int)N_TYPES);
 	tcase_add_test(tc, test_known_answers);
 	suite_add_tcase(s, tc);
 
