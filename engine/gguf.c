@@ -52,6 +52,13 @@ struct gguf {
 	const uint8_t		*base;		/* file bytes, borrowed/mapped */
 	size_t			 size;		/* file size */
 	bool			 mapped;	/* munmap at close */
+	/*
+	 * Page ranges already unmapped by gguf_release_range, as [lo, hi)
+	 * pairs: close unmaps only the rest, since the address space of a
+	 * released range may since hold someone else's mapping.
+	 */
+	uintptr_t		*rel;
+	size_t			 n_rel;
 	uint32_t		 version;	/* 2 or 3 */
 	uint32_t		 alignment;	/* general.alignment or 32 */
 	uint64_t		 data_off;	/* absolute start of tensor data */
@@ -810,6 +817,64 @@ parse(struct gguf *g, struct cl_err *err)
 }
 
 void
+gguf_release_range(struct gguf *g, const void *p, size_t len)
+{
+	const uintptr_t base = (uintptr_t)g->base, at = (uintptr_t)p;
+	const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo, hi, *r;
+	size_t i;
+
+	if (!g->mapped || at < base || len > g->size ||
+	    at - base > g->size - len || pg == 0 || (pg & (pg - 1)) != 0)
+		return;
+	lo = (at + pg - 1) & ~(pg - 1);
+	hi = (at + len) & ~(pg - 1);
+	if (lo >= hi)
+		return;
+	/* Never twice: the hole may be someone else's mapping by now. */
+	for (i = 0; i < g->n_rel; i++)
+		if (lo < g->rel[2 * i + 1] && g->rel[2 * i] < hi)
+			return;
+	/* Without room to remember it, keep it mapped (merely wasteful). */
+	if ((r = cl_realloc(g->rel, (g->n_rel + 1) * 2 * sizeof(*r))) == NULL)
+		return;
+	g->rel = r;
+	if (munmap((void *)lo, hi - lo) != 0)
+		return;
+	r[2 * g->n_rel] = lo;
+	r[2 * g->n_rel + 1] = hi;
+	g->n_rel++;
+}
+
+static int
+cmp_range(const void *a, const void *b, void *arg)
+{
+	const uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+	(void)arg;
+	return x < y ? -1 : x > y;
+}
+
+/* munmap what gguf_release_range() has not: the gaps between releases. */
+static void
+unmap_rest(struct gguf *g)
+{
+	const uintptr_t end = (uintptr_t)g->base + g->size;
+	uintptr_t cur = (uintptr_t)g->base;
+	size_t i;
+
+	cl_sort(g->rel, g->n_rel, 2 * sizeof(*g->rel), cmp_range, NULL);
+	for (i = 0; i < g->n_rel; i++) {
+		if (g->rel[2 * i] > cur)
+			munmap((void *)cur, g->rel[2 * i] - cur);
+		if (g->rel[2 * i + 1] > cur)
+			cur = g->rel[2 * i + 1];
+	}
+	if (cur < end)
+		munmap((void *)cur, end - cur);
+}
+
+void
 gguf_close(struct gguf *g)
 {
 	if (g == NULL)
@@ -825,24 +890,9 @@ gguf_close(struct gguf *g)
 	cl_free(g->kv_index);
 	cl_free(g->t_index);
 	if (g->mapped)
-		munmap((void *)g->base, g->size);
+		unmap_rest(g);
+	cl_free(g->rel);
 	cl_free(g);
-}
-
-void
-gguf_release_range(struct gguf *g, const void *p, size_t len)
-{
-	const uintptr_t base = (uintptr_t)g->base, at = (uintptr_t)p;
-	const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t lo, hi;
-
-	if (!g->mapped || at < base || len > g->size ||
-	    at - base > g->size - len || pg == 0 || (pg & (pg - 1)) != 0)
-		return;
-	lo = (at + pg - 1) & ~(pg - 1);
-	hi = (at + len) & ~(pg - 1);
-	if (lo < hi)
-		munmap((void *)lo, hi - lo);
 }
 
 /* Wrap bytes (borrowed or mapped) in a gguf and parse them. */

@@ -15,6 +15,7 @@
 #include "engine/ggml_types.h"
 #include "util/util.h"
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <check.h>
@@ -223,6 +224,81 @@ open_ok(const struct cl_buf *b)
 /* ------------------------------------------------------------------ */
 /* Round trips                                                         */
 /* ------------------------------------------------------------------ */
+
+/*
+ * gguf_release_range gives back the whole pages of a tensor: they leave
+ * the mapping, the rest stays readable, and gguf_close() unmaps only what
+ * is left, never a mapping that has since taken the hole (here one put
+ * there on purpose); a second release of the same range does nothing.
+ */
+START_TEST(test_release_range)
+{
+	const size_t pg = (size_t)sysconf(_SC_PAGESIZE), nf = 16 * pg / 4;
+	struct cl_err err = CL_ERR_INIT;
+	struct gguf_writer *w;
+	struct cl_buf b;
+	struct gguf *g;
+	const struct gguf_tensor *t, *t2;
+	uint64_t ne[1] = { nf }, ne2[1] = { 4 };
+	float *big = cl_calloc(nf, sizeof(float));
+	float small[4] = { 1, 2, 3, 4 };
+	const void *data[2] = { big, small };
+	char path[] = "/tmp/check_gguf_rel.XXXXXX";
+	uintptr_t lo, hi;
+	unsigned char *hole;
+	int fd;
+
+	ck_assert_ptr_nonnull(big);
+	ck_assert_int_eq(gguf_writer_new(&w, &err), CL_OK);
+	ck_assert_int_eq(gguf_writer_add_str(w, "general.architecture",
+	    "lfm2", 4, &err), CL_OK);
+	ck_assert_int_eq(gguf_writer_add_tensor(w, "big", GGML_TYPE_F32, 1,
+	    ne, NULL, &err), CL_OK);
+	ck_assert_int_eq(gguf_writer_add_tensor(w, "small", GGML_TYPE_F32, 1,
+	    ne2, NULL, &err), CL_OK);
+	cl_buf_init(&b);
+	ck_assert_int_eq(gguf_writer_build(w, data, &b, &err), CL_OK);
+	gguf_writer_free(w);
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	ck_assert_int_eq(cl_write_all(fd, b.data, b.len, &err), CL_OK);
+	ck_assert_int_eq(gguf_open_fd(fd, &g, &err), CL_OK);
+	close(fd);
+	t = gguf_find_tensor(g, "big");
+	t2 = gguf_find_tensor(g, "small");
+	ck_assert_ptr_nonnull(t);
+	ck_assert_ptr_nonnull(t2);
+
+	gguf_release_range(g, t->data, nf * sizeof(float));
+	lo = ((uintptr_t)t->data + pg - 1) & ~(uintptr_t)(pg - 1);
+	hi = ((uintptr_t)t->data + nf * sizeof(float)) & ~(uintptr_t)(pg - 1);
+	ck_assert_uint_ge(hi - lo, 14 * pg);
+	/* The hole is free address space: a fixed mapping may take it. */
+	hole = mmap((void *)lo, hi - lo, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	ck_assert_ptr_eq(hole, (void *)lo);
+	memset(hole, 0x5c, hi - lo);
+	gguf_release_range(g, t->data, nf * sizeof(float));
+	ck_assert_uint_eq(hole[0], 0x5c);
+	/* The neighbours stay mapped and intact. */
+	ck_assert(memcmp(t2->data, small, sizeof(small)) == 0);
+	/* Out of range and borrowed buffers: no effect, no crash. */
+	gguf_release_range(g, small, sizeof(small));
+	gguf_close(g);
+	ck_assert_uint_eq(hole[0], 0x5c);
+	ck_assert_uint_eq(hole[hi - lo - 1], 0x5c);
+	munmap(hole, hi - lo);
+
+	ck_assert_int_eq(gguf_open_mem(b.data, b.len, &g, &err), CL_OK);
+	t = gguf_find_tensor(g, "big");
+	gguf_release_range(g, t->data, nf * sizeof(float));
+	ck_assert(((const float *)t->data)[nf / 2] == 0.0f);
+	gguf_close(g);
+	cl_buf_release(&b);
+	cl_free(big);
+}
+END_TEST
 
 START_TEST(test_base_roundtrip)
 {
@@ -1635,6 +1711,7 @@ gguf_suite(void)
 	tcase_add_test(tc, test_random_mutations);
 	tcase_add_test(tc, test_alloc_failures);
 	tcase_add_test(tc, test_writer_alloc_failures);
+	tcase_add_test(tc, test_release_range);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("Reference");
