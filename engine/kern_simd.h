@@ -63,6 +63,50 @@
  * 32-element block: qs in element order, d, and c = -off * sum(q) with
  * off = 8 (Q4_0 nibbles are q + 8) or 128 (Q8_0 weights biased by +128
  * so the unsigned x signed product applies), padded to 64 bytes.
+ *
+ * Q4_K, Q5_K and Q6_K (256-element super-blocks) use the same 16-row
+ * panels and the same rule: every 64-byte "chunk" of quants holds 4
+ * consecutive stored bytes of each of the 16 rows, row i at bytes
+ * 4i..4i+3, so the bit fields of the stored format survive intact and a
+ * few ands and shifts leave 4 quant bytes per lane.
+ *
+ *   Q4_K, super-block k of the panel at 2304 k (Q5_K: 2816 k):
+ *     0     d of the 16 rows (f16), 32 bytes; 32: dmin, 32 bytes;
+ *     64    SL: lane i byte b (b < 4): low nibble = sc_b & 15 of row i,
+ *           high nibble = sc_{b+4} & 15;
+ *     128   ML: the same for the mins m_b, m_{b+4};
+ *     192   SH: lane i byte b: bits 0-1 = sc_b >> 4, 2-3 = sc_{b+4} >> 4,
+ *           4-5 = m_b >> 4, 6-7 = m_{b+4} >> 4
+ *           (the 12 scale bytes re-cut: still 6 bits per value, so the
+ *           panel takes exactly the stored bytes, yet two ands, a shift
+ *           and an or give sc_0..3 (or sc_4..7, m_0..3, m_4..7) of all
+ *           16 rows as bytes of one register);
+ *     256   qs: 32 chunks, chunk c = qs bytes 4c..4c+3: low nibbles are
+ *           elements 4(c % 8).. of sub-block 2(c / 8), high nibbles the
+ *           same elements of sub-block 2(c / 8) + 1;
+ *     2304  (Q5_K only) qh: 8 chunks, chunk c = qh bytes 4c..4c+3: bit
+ *           s is the fifth bit of element 4c.. of sub-block s.
+ *   Every part is 64-byte aligned: 2304 and 2816 are multiples of 64.
+ *
+ *   Q6_K, per super-block: Q (3072 bytes): for half h < 2 and c < 8 the
+ *     chunks ql bytes 64h + 4c.., ql bytes 64h + 32 + 4c.., qh bytes
+ *     32h + 4c.. (192 bytes at 192 (8h + c)): the low / high nibbles of
+ *     the first are elements 128h + 4c.. / 128h + 64 + 4c.., of the
+ *     second 128h + 32 + 4c.. / 128h + 96 + 4c.., whose top two bits
+ *     are bits 0-1 / 4-5 and 2-3 / 6-7 of the third;
+ *     S (256 bytes): byte 16g + i = scales[g] of row i (one vpmovsxbd
+ *     per group of 16 elements);  D (32 bytes): the 16 rows' f16 d.
+ *   Super-blocks go in pairs, [Q k][S k][Q k+1][S k+1][D k][D k+1]
+ *   (6720 bytes, 105 x 64); an odd last one is [Q][S][D].  With nb odd,
+ *   every other panel starts 32 bytes past a 64-byte boundary (panel p
+ *   at p * 3360 nb); such a panel puts the D of its odd last super-block
+ *   first, which realigns everything after it (kern_p6_*_off()).
+ *
+ * The activation row for packed K-quants is struct kern_act_pk per
+ * super-block: the Q8_K qs in element order, d, bs[j] = sum of the q of
+ * the 32-element sub-block j (Q4_K, Q5_K mins term), and
+ * c[g] = -32 * bsums[g] (Q6_K: the accumulator of group g starts there,
+ * so the unsigned 6-bit q need no per-element -32).
  */
 #ifndef CLOISTER_KERN_SIMD_H
 #define CLOISTER_KERN_SIMD_H
@@ -105,6 +149,20 @@ struct kern_act_pb {
 };
 _Static_assert(sizeof(struct kern_act_pb) == 40, "kern_act_pb size");
 
+struct kern_act_pk {
+	int8_t		qs[256];
+	int32_t		c[16];
+	int16_t		bs[8];
+	float		d;
+	uint8_t		pad[44];
+};
+_Static_assert(sizeof(struct kern_act_pk) == 384, "kern_act_pk size");
+
+/* Bytes of one super-block of a packed K-quant panel (Q6_K: average). */
+#define KERN_PK_Q4K	2304
+#define KERN_PK_Q5K	2816
+#define KERN_PK_Q6K	3360
+
 /*
  * Bytes of one prepared activation row of n elements for weights of
  * computable type wtype (n a multiple of its block size; callers check).
@@ -118,6 +176,10 @@ kern_simd_act_bytes(uint32_t wtype, size_t n)
 	case GGML_TYPE_Q8_0 | KERN_PACKED:
 		return (n / 32 * sizeof(struct kern_act_pb) + 63) &
 		    ~(size_t)63;
+	case GGML_TYPE_Q4_K | KERN_PACKED:
+	case GGML_TYPE_Q5_K | KERN_PACKED:
+	case GGML_TYPE_Q6_K | KERN_PACKED:
+		return n / 256 * sizeof(struct kern_act_pk);
 	case GGML_TYPE_Q4_0:
 	case GGML_TYPE_Q4_1:
 	case GGML_TYPE_Q5_0:
@@ -168,6 +230,39 @@ kern_pb_d_off(size_t qb, size_t k, size_t nb)
 	if (k % 2 == 0 && k + 1 == nb)
 		return pair + 16 * qb;		/* odd last block */
 	return pair + 2 * 16 * qb + (k % 2) * 32;
+}
+
+/*
+ * Offsets in a packed Q6_K panel of the Q, S and D parts of super-block
+ * k of nb; sh = 32 when the panel starts 32 bytes past a 64-byte
+ * boundary (nb odd, odd panel: kern_p6_shift()), else 0.
+ */
+static inline size_t
+kern_p6_shift(size_t panel, size_t nb)
+{
+	return (panel * KERN_PK_Q6K * nb) % 64;
+}
+
+static inline size_t
+kern_p6_q_off(size_t k, size_t sh)
+{
+	return sh + (k / 2) * 2 * KERN_PK_Q6K + (k % 2) * (3072 + 256);
+}
+
+static inline size_t
+kern_p6_s_off(size_t k, size_t sh)
+{
+	return kern_p6_q_off(k, sh) + 3072;
+}
+
+static inline size_t
+kern_p6_d_off(size_t k, size_t nb, size_t sh)
+{
+	const size_t pair = sh + (k / 2) * 2 * KERN_PK_Q6K;
+
+	if (k % 2 == 0 && k + 1 == nb)		/* odd last super-block */
+		return sh != 0 ? 0 : pair + 3072 + 256;
+	return pair + 2 * (3072 + 256) + (k % 2) * 32;
 }
 
 /*

@@ -468,12 +468,16 @@ END_TEST
  * rows multiplied by the packed kernel agree with the scalar reference
  * and the integer reference dots exactly as the row kernels must (the
  * same check_case), for odd and even block counts (n = 32 .. 2048, and
- * 1792 as in the model), panels of rows [0, rows) and an inner range,
- * and token counts that exercise every tile width (1, 2, 3, 5, 8, 9, 17).
+ * 1792 as in the model; K-quants 1, 2, 3, 7, 8 super-blocks, so Q6_K's
+ * odd panels start 32 bytes off and take their realigned layout), panels
+ * of rows [0, rows) and an inner range, and token counts that exercise
+ * every tile width (1, 2, 3, 5, 8, 9, 17).  The avx512 table must pack
+ * Q4_0, Q8_0, Q4_K, Q5_K and Q6_K.
  */
 START_TEST(test_matmul_packed)
 {
-	static const size_t ns[] = { 32, 64, 96, 256, 288, 1792, 2048 };
+	static const size_t ns[] = { 32, 64, 96, 256, 288, 512, 768, 1792,
+	    2048 };
 	static const size_t rows_l[] = { 16, 48 };
 	static const size_t toks[] = { 1, 2, 3, 5, 8, 9, 17 };
 	const uint32_t type = types[_i];
@@ -513,8 +517,10 @@ START_TEST(test_matmul_packed)
 			}
 		}
 	}
-	if (type == GGML_TYPE_Q4_0 && kern_ops_select(KERN_FORCE_AVX512) !=
-	    NULL)
+	if ((type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0 ||
+	    type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q5_K ||
+	    type == GGML_TYPE_Q6_K) &&
+	    kern_ops_select(KERN_FORCE_AVX512) != NULL)
 		ck_assert_uint_gt(ran, 0);
 }
 END_TEST
