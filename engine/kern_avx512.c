@@ -17,6 +17,10 @@
  * scaled in float.  A tile is RT weight rows x TT tokens: every weight
  * block is decoded once per tile and reused for the TT tokens while in
  * registers; decode (one token) streams the rows one after the other.
+ * Packed weights (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K in 16-row panels,
+ * kern_simd.h) turn that around: lane i of every register is row i of
+ * the panel, the activation bytes are broadcast, and each row keeps its
+ * own float sum, so there is no horizontal sum at all.
  *
  * Tolerance against quant_vec_dot_* (same integers, same scales): float
  * summation order only, |diff| <= 1e-5 * sum over blocks of
