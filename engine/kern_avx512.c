@@ -936,13 +936,23 @@ pk_store(const __m512 *acc, const __m512 *accm, float *y, size_t ldy,
 		    _mm512_add_ps(acc[j], accm[j]));
 }
 
-AI void
-pk_prefetch(const uint8_t *p, size_t len)
-{
-	size_t o;
+#ifndef PK_PF_DIST
+#define PK_PF_DIST	PF_DIST
+#endif
 
-	for (o = 0; o < len; o += 64)
-		_mm_prefetch((const char *)p + PF_DIST + o, _MM_HINT_T0);
+/*
+ * Decode: part `part` of `parts` of the lines of a super-block of sbb bytes
+ * at p, PK_PF_DIST ahead.  Spread over the super-block (a burst of all
+ * 36-53 lines at its start ran ~40% slower from DRAM).
+ */
+AI void
+pk_prefetch(const uint8_t *p, size_t sbb, int part, int parts)
+{
+	size_t o = (size_t)part * sbb / (size_t)parts & ~(size_t)63;
+	const size_t e = (size_t)(part + 1) * sbb / (size_t)parts;
+
+	for (; o < e; o += 64)
+		_mm_prefetch((const char *)p + PK_PF_DIST + o, _MM_HINT_T0);
 }
 
 /*
@@ -994,8 +1004,6 @@ pk_tile_k4(uint32_t wt, const uint8_t *pw, size_t nb, const uint8_t *act,
 		    _mm512_srli_epi32(sh, 2), m30));
 		__m512i sumi[MAXT];
 
-		if (TT == 1)
-			pk_prefetch(p, sbb);
 		for (j = 0; j < TT; j++)
 			sumi[j] = _mm512_setzero_si512();
 #pragma GCC unroll 4
@@ -1007,6 +1015,8 @@ pk_tile_k4(uint32_t wt, const uint8_t *pw, size_t nb, const uint8_t *act,
 			    _mm512_load_si512(pk_byte[(2 * c + 1) % 4]));
 			__m512i v[16];
 
+			if (TT == 1)
+				pk_prefetch(p, sbb, c, 4);
 #pragma GCC unroll 8
 			for (q = 0; q < 8; q++) {
 				const __m512i z = ld64(p + 256 + 64 *
@@ -1111,14 +1121,11 @@ pk_tile_q6k(const uint8_t *pw, size_t pi, size_t nb, const uint8_t *act,
 	for (j = 0; j < TT; j++)
 		acc[j] = _mm512_setzero_ps();
 	for (k = 0; k < nb; k++) {
-		const uint8_t *qp = pw + kern_p6_q_off(k, sh);
-		const uint8_t *sp = pw + kern_p6_s_off(k, sh);
-		const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(
-		    (const void *)(pw + kern_p6_d_off(k, nb, sh))));
+		const uint8_t *qp = pw + kern_p6_q_off(k, nb, sh);
+		const uint8_t *sp = pw + kern_p6_s_off(k, nb, sh);
 		__m512i sumi[MAXT];
+		__m512 dw;
 
-		if (TT == 1)
-			pk_prefetch(qp, KERN_PK_Q6K);
 		for (j = 0; j < TT; j++)
 			sumi[j] = _mm512_setzero_si512();
 #pragma GCC unroll 2
@@ -1135,6 +1142,10 @@ pk_tile_q6k(const uint8_t *pw, size_t pi, size_t nb, const uint8_t *act,
 					const __m512i zb = ld64(b + 64);
 					const __m512i zh = ld64(b + 128);
 
+					if (TT == 1)
+						pk_prefetch(pw + k *
+						    KERN_PK_Q6K, KERN_PK_Q6K,
+						    8 * h + 4 * u + cc, 16);
 					v[0][cc] = _mm512_or_si512(
 					    _mm512_and_si512(za, m0f),
 					    _mm512_and_si512(
@@ -1183,6 +1194,9 @@ pk_tile_q6k(const uint8_t *pw, size_t pi, size_t nb, const uint8_t *act,
 				}
 			}
 		}
+		/* Read last: an odd last D comes after its Q. */
+		dw = _mm512_cvtph_ps(_mm256_loadu_si256((const void *)(pw +
+		    kern_p6_d_off(k, nb, sh))));
 		for (j = 0; j < TT; j++) {
 			const struct kern_act_pk *a = (const void *)(act +
 			    (t + j) * ab + k * sizeof(struct kern_act_pk));
@@ -1194,6 +1208,10 @@ pk_tile_q6k(const uint8_t *pw, size_t pi, size_t nb, const uint8_t *act,
 	}
 	pk_store(acc, NULL, y, ldy, r, t, TT);
 }
+
+#ifndef PK_TTP
+#define PK_TTP	8
+#endif
 
 /* One panel of a packed K-quant, token tiles of TTP then 4, 2, 1. */
 #define PK_TOKENS(CALL, TTP) do {					\
@@ -1232,11 +1250,11 @@ mm_packed_k(uint32_t wt, const uint8_t *w, size_t ws, size_t n,
 			    r, t, TT)
 #define PK_Q6(TT)	pk_tile_q6k(pw, pi, nb, act, ab, y, ldy, r, t, TT)
 		if (wt == GGML_TYPE_Q4_K)
-			PK_TOKENS(PK_Q4, 8);
+			PK_TOKENS(PK_Q4, PK_TTP);
 		else if (wt == GGML_TYPE_Q5_K)
-			PK_TOKENS(PK_Q5, 8);
+			PK_TOKENS(PK_Q5, PK_TTP);
 		else
-			PK_TOKENS(PK_Q6, 8);
+			PK_TOKENS(PK_Q6, PK_TTP);
 #undef PK_Q4
 #undef PK_Q5
 #undef PK_Q6
@@ -1333,19 +1351,25 @@ act_q8(const float *x, struct kern_act_q8 *g, size_t n)
  * vector is one bsums group.
  */
 static void
-act_k(uint32_t wt, const float *x, struct kern_act_k *a, size_t n)
+act_k(uint32_t wt, const float *x, void *act, size_t n)
 {
 	static const int order[8] = { 0, 2, 1, 3, 4, 6, 5, 7 };
+	const int pk = (wt & KERN_PACKED) != 0;
 	const size_t nb = n / QUANT_QK_K;
 	size_t b;
 	int c;
 
-	for (b = 0; b < nb; b++, a++, x += QUANT_QK_K) {
+	for (b = 0; b < nb; b++, x += QUANT_QK_K) {
+		struct kern_act_k *a = (struct kern_act_k *)act + b;
+		struct kern_act_pk *ap = (struct kern_act_pk *)act + b;
 		__m512 m = _mm512_setzero_ps(), vam;
 		int bsum[16], first = -1;
 		float amax, iscale;
 
-		memset(a, 0, sizeof(*a));
+		if (pk)
+			memset(ap, 0, sizeof(*ap));
+		else
+			memset(a, 0, sizeof(*a));
 		for (c = 0; c < 16; c++)
 			m = _mm512_max_ps(m, _mm512_abs_ps(
 			    _mm512_loadu_ps(x + 16 * c)));
@@ -1363,19 +1387,31 @@ act_k(uint32_t wt, const float *x, struct kern_act_k *a, size_t n)
 		if (first < 0)
 			continue;	/* NaN: unspecified, left zero */
 		iscale = -127.0f / x[first];
-		a->d = 1 / iscale;
+		if (pk)
+			ap->d = 1 / iscale;
+		else
+			a->d = 1 / iscale;
 		for (c = 0; c < 16; c++) {
 			const __m512i q = _mm512_cvtps_epi32(_mm512_min_ps(
 			    _mm512_max_ps(_mm512_mul_ps(_mm512_loadu_ps(
 			    x + 16 * c), _mm512_set1_ps(iscale)),
 			    _mm512_set1_ps(-128.0f)), _mm512_set1_ps(127.0f)));
 			/* Q4_K, Q5_K: 32-element sub-blocks in `order`. */
-			const int sbk = c / 2, pos = wt == GGML_TYPE_Q6_K ?
-			    16 * c : 32 * order[sbk] + 16 * (c % 2);
+			const int sbk = c / 2, pos = pk || wt ==
+			    GGML_TYPE_Q6_K ? 16 * c : 32 * order[sbk] +
+			    16 * (c % 2);
 
-			_mm_storeu_si128((void *)(a->qs + pos),
+			_mm_storeu_si128((void *)((pk ? ap->qs : a->qs) + pos),
 			    _mm512_cvtepi32_epi8(q));
 			bsum[c] = _mm512_reduce_add_epi32(q);
+		}
+		if (pk) {
+			for (c = 0; c < 16; c++)
+				ap->c[c] = -32 * bsum[c];
+			for (c = 0; c < 8; c++)
+				ap->bs[c] = (int16_t)(bsum[2 * c] +
+				    bsum[2 * c + 1]);
+			continue;
 		}
 		for (c = 0; c < 16; c++) {
 			if (wt == GGML_TYPE_Q6_K)
@@ -1459,12 +1495,17 @@ void
 kern_avx512_act_prepare(uint32_t wtype, const float *x, void *act,
     size_t n)
 {
-	const struct ggml_type_info *ti = ggml_type_info(wtype);
+	const struct ggml_type_info *ti = ggml_type_info(wtype & ~KERN_PACKED);
 	const size_t len = kern_simd_act_bytes(wtype, n);
 
 	if (ti == NULL || !ti->computable || n % ti->blck_elems != 0)
 		CL_BUG("kern: bad activation shape");
 	switch (wtype) {
+	case GGML_TYPE_Q4_K | KERN_PACKED:
+	case GGML_TYPE_Q5_K | KERN_PACKED:
+	case GGML_TYPE_Q6_K | KERN_PACKED:
+		act_k(wtype, x, act, n);
+		break;
 	case GGML_TYPE_Q4_0:
 	case GGML_TYPE_Q4_1:
 	case GGML_TYPE_Q5_0:
@@ -1480,6 +1521,9 @@ kern_avx512_act_prepare(uint32_t wtype, const float *x, void *act,
 		act_k(wtype, x, act, n);
 		break;
 	default:
+		if ((wtype & KERN_PACKED) != 0)
+			CL_BUG("kern: no vectorized activation for this "
+			    "packed type");
 		memcpy(act, x, n * sizeof(float));
 		memset((char *)act + n * sizeof(float), 0,
 		    len - n * sizeof(float));

@@ -107,8 +107,8 @@ pack_q6k(const uint8_t *src, size_t stride, size_t k, size_t nb,
     size_t sh, uint8_t *dst)
 {
 	const uint8_t *blk0 = src + k * 210;
-	uint8_t *q = dst + kern_p6_q_off(k, sh);
-	uint8_t *s = dst + kern_p6_s_off(k, sh);
+	uint8_t *q = dst + kern_p6_q_off(k, nb, sh);
+	uint8_t *s = dst + kern_p6_s_off(k, nb, sh);
 	uint8_t *d = dst + kern_p6_d_off(k, nb, sh);
 	size_t i, h, c, g;
 

@@ -64,11 +64,12 @@ matmul_avx512(uint32_t wtype, const void *w, size_t w_stride, size_t n,
 		    r0, r1);
 }
 
-/* Packed rows are prepared by the plain C code (kern_act.c). */
+/* Packed Q4_0 / Q8_0 rows are prepared by the plain C code (kern_act.c). */
 static void
 act_prepare_avx512(uint32_t wtype, const float *x, void *act, size_t n)
 {
-	if ((wtype & KERN_PACKED) != 0)
+	if (wtype == (GGML_TYPE_Q4_0 | KERN_PACKED) ||
+	    wtype == (GGML_TYPE_Q8_0 | KERN_PACKED))
 		kern_simd_act_prepare(wtype, x, act, n);
 	else
 		kern_avx512_act_prepare(wtype, x, act, n);

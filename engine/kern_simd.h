@@ -96,11 +96,13 @@
  *     are bits 0-1 / 4-5 and 2-3 / 6-7 of the third;
  *     S (256 bytes): byte 16g + i = scales[g] of row i (one vpmovsxbd
  *     per group of 16 elements);  D (32 bytes): the 16 rows' f16 d.
- *   Super-blocks go in pairs, [Q k][S k][Q k+1][S k+1][D k][D k+1]
- *   (6720 bytes, 105 x 64); an odd last one is [Q][S][D].  With nb odd,
- *   every other panel starts 32 bytes past a 64-byte boundary (panel p
- *   at p * 3360 nb); such a panel puts the D of its odd last super-block
- *   first, which realigns everything after it (kern_p6_*_off()).
+ *   Super-blocks go in pairs, [D k][D k+1][S k][Q k][S k+1][Q k+1]
+ *   (6720 bytes, 105 x 64: every part 64-byte aligned, and read in
+ *   address order, so decode's prefetch stream covers them all); an odd
+ *   last one is [S][Q][D].  With nb odd, every other panel starts 32
+ *   bytes past a 64-byte boundary (panel p at p * 3360 nb); such a panel
+ *   puts the D of its odd last super-block first, which realigns
+ *   everything after it (kern_p6_*_off()).
  *
  * The activation row for packed K-quants is struct kern_act_pk per
  * super-block: the Q8_K qs in element order, d, bs[j] = sum of the q of
@@ -244,15 +246,19 @@ kern_p6_shift(size_t panel, size_t nb)
 }
 
 static inline size_t
-kern_p6_q_off(size_t k, size_t sh)
+kern_p6_s_off(size_t k, size_t nb, size_t sh)
 {
-	return sh + (k / 2) * 2 * KERN_PK_Q6K + (k % 2) * (3072 + 256);
+	const size_t pair = sh + (k / 2) * 2 * KERN_PK_Q6K;
+
+	if (k % 2 == 0 && k + 1 == nb)		/* odd last super-block */
+		return pair;
+	return pair + 64 + (k % 2) * (256 + 3072);
 }
 
 static inline size_t
-kern_p6_s_off(size_t k, size_t sh)
+kern_p6_q_off(size_t k, size_t nb, size_t sh)
 {
-	return kern_p6_q_off(k, sh) + 3072;
+	return kern_p6_s_off(k, nb, sh) + 256;
 }
 
 static inline size_t
@@ -260,9 +266,9 @@ kern_p6_d_off(size_t k, size_t nb, size_t sh)
 {
 	const size_t pair = sh + (k / 2) * 2 * KERN_PK_Q6K;
 
-	if (k % 2 == 0 && k + 1 == nb)		/* odd last super-block */
-		return sh != 0 ? 0 : pair + 3072 + 256;
-	return pair + 2 * (3072 + 256) + (k % 2) * 32;
+	if (k % 2 == 0 && k + 1 == nb)
+		return sh != 0 ? 0 : pair + 256 + 3072;
+	return pair + (k % 2) * 32;
 }
 
 /*
@@ -283,7 +289,10 @@ void	kern_avx512_matmul(uint32_t wtype, const void *w, size_t w_stride,
 	    size_t n, const void *act, size_t n_tok, float *y, size_t ldy,
 	    size_t r0, size_t r1);
 float	kern_avx512_dot_f32(const float *a, const float *b, size_t n);
-/* kern_simd_act_prepare() vectorized: byte-identical output for finite x. */
+/*
+ * kern_simd_act_prepare() vectorized: byte-identical output for finite
+ * x.  Of the packed types, only Q4_K, Q5_K and Q6_K | KERN_PACKED.
+ */
 void	kern_avx512_act_prepare(uint32_t wtype, const float *x, void *act,
 	    size_t n);
 

@@ -622,26 +622,36 @@ END_TEST
  * kern_simd_act_prepare(), which takes its integers and scales from
  * quant.c's reference quantizers: on random rows, zero blocks, ties of
  * +a and -a for the largest magnitude (the sign of the first decides
- * Q8_K's scale), values on rounding boundaries and tiny values.
+ * Q8_K's scale), values on rounding boundaries and tiny values; for the
+ * packed form too, where the variant packs the type.
  */
 START_TEST(test_act_prepare)
 {
 	static const size_t ns[] = { 1, 33, 32, 96, 160, 256, 512, 4096 };
 	const uint32_t type = types[_i];
 	const struct ggml_type_info *ti = ggml_type_info(type);
+	const size_t mb = kern_simd_act_bytes(type, 4096) >
+	    kern_simd_act_bytes(type | KERN_PACKED, 4096) ?
+	    kern_simd_act_bytes(type, 4096) :
+	    kern_simd_act_bytes(type | KERN_PACKED, 4096);
 	float *x = cl_malloc(4096 * sizeof(float));
-	uint8_t *want = cl_malloc(kern_simd_act_bytes(type, 4096) + 64);
-	uint8_t *got = cl_malloc(kern_simd_act_bytes(type, 4096) + 64);
+	uint8_t *want = cl_malloc(mb + 64);
+	uint8_t *got = cl_malloc(mb + 64);
 	size_t v, a, i, len;
-	int mode;
+	uint32_t at;
+	int mode, pk;
 
 	ck_assert(x && want && got);
 	rng_state = 1234 + _i;
-	for (v = 0; v < N_VARIANTS; v++) {
-		const struct kern_ops *k = variant(v);
+	for (v = 0; v < N_VARIANTS * 2; v++) {
+		const struct kern_ops *k = variant(v / 2);
 
-		if (k == NULL)
+		/* Odd v: the packed form, where the variant packs type. */
+		pk = (int)(v % 2);
+		if (k == NULL || (pk && (k->pack_rows == NULL ||
+		    k->pack_rows(type) == 0)))
 			continue;
+		at = pk ? type | KERN_PACKED : type;
 		for (a = 0; a < sizeof(ns) / sizeof(ns[0]); a++) {
 			if (ns[a] % ti->blck_elems != 0)
 				continue;
@@ -659,14 +669,15 @@ START_TEST(test_act_prepare)
 					if (mode == 4)
 						x[i] *= 1e-30f;
 				}
-				len = k->act_row_bytes(type, ns[a]);
+				len = k->act_row_bytes(at, ns[a]);
 				memset(want, 0xa5, len);
 				memset(got, 0x5a, len);
-				kern_simd_act_prepare(type, x, want, ns[a]);
-				k->act_prepare(type, x, got, ns[a]);
+				kern_simd_act_prepare(at, x, want, ns[a]);
+				k->act_prepare(at, x, got, ns[a]);
 				ck_assert_msg(memcmp(want, got, len) == 0,
-				    "%s %s act_prepare n=%zu mode %d differs",
-				    k->name, ti->name, ns[a], mode);
+				    "%s %s%s act_prepare n=%zu mode %d "
+				    "differs", k->name, ti->name, pk ?
+				    " packed" : "", ns[a], mode);
 			}
 		}
 	}
