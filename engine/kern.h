@@ -75,7 +75,7 @@ struct kern_ops {
 	 * pack() rewrites rows [0, rows) of n elements (rows a multiple of
 	 * P, n a multiple of the block size), read at src with stride
 	 * src_stride, into dst: rows * row_bytes bytes (the stored size of
-	 * the same rows: the layout only moves bytes), dst 64-byte aligned,
+	 * the same rows: the layout only moves bits), dst 64-byte aligned,
 	 * not overlapping src.  Panels are independent, so disjoint row
 	 * ranges may be packed separately (and concurrently).
 	 * Afterwards pass wtype | KERN_PACKED to act_row_bytes, act_prepare

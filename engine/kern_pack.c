@@ -2,9 +2,11 @@
  * kern_pack.c - the load-time relayout of weight rows into the panels
  * the AVX-512 kernels read (layouts: kern_simd.h, "Packed weights").
  *
- * Plain C with the generic flags: it runs once per weight at load, moves
- * bytes and never changes one, so a packed matrix holds exactly the
- * numbers of the stored one (the tests multiply both and compare).
+ * Plain C with the generic flags: it runs once per weight at load and
+ * moves bits without changing any (whole bytes, except the 6-bit Q4_K /
+ * Q5_K scales and mins, which are re-cut into other bit positions), so
+ * a packed matrix holds exactly the numbers of the stored one (the tests
+ * multiply both and compare).
  */
 #include "config.h"
 

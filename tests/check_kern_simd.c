@@ -525,6 +525,113 @@ START_TEST(test_matmul_packed)
 }
 END_TEST
 
+/*
+ * Row i of super-block kk of panel p (of nb super-blocks; pp its first
+ * byte) holds the stored block blk where kern_simd.h says.  The offsets
+ * are written out here from that text, not taken from the helpers.
+ */
+static void
+check_pack_block(uint32_t t, const uint8_t *blk, const uint8_t *pp,
+    size_t p, size_t kk, size_t nb, size_t i)
+{
+	size_t c, g, base;
+	uint8_t sc[8], m[8];
+	int b;
+
+	if (t == GGML_TYPE_Q6_K) {
+		/* sh: panel p starts at p * 3360 * nb. */
+		const size_t sh = p * 3360 * nb % 64;
+		const size_t pair = sh + kk / 2 * 6720;
+		const int last = kk % 2 == 0 && kk + 1 == nb;
+		const size_t so = last ? pair : pair + 64 + kk % 2 * 3328;
+		const size_t dof = last ? (sh ? 0 : pair + 3328) :
+		    pair + kk % 2 * 32;
+
+		ck_assert(memcmp(pp + dof + 2 * i, blk + 208, 2) == 0);
+		for (g = 0; g < 16; g++)
+			ck_assert_uint_eq(pp[so + 16 * g + i], blk[192 + g]);
+		for (c = 0; c < 16; c++) {
+			const uint8_t *o = pp + so + 256 + 192 * c + 4 * i;
+			const size_t h = c / 8, cc = c % 8;
+
+			ck_assert(memcmp(o, blk + 64 * h + 4 * cc, 4) == 0);
+			ck_assert(memcmp(o + 64, blk + 64 * h + 32 + 4 * cc,
+			    4) == 0);
+			ck_assert(memcmp(o + 128, blk + 128 + 32 * h + 4 * cc,
+			    4) == 0);
+		}
+		return;
+	}
+	base = kk * (t == GGML_TYPE_Q4_K ? 2304 : 2816);
+	ck_assert(memcmp(pp + base + 2 * i, blk, 2) == 0);
+	ck_assert(memcmp(pp + base + 32 + 2 * i, blk + 2, 2) == 0);
+	for (b = 0; b < 8; b++)
+		quant_k4_scale_min(b, blk + 4, &sc[b], &m[b]);
+	for (b = 0; b < 4; b++) {
+		const uint8_t sl = pp[base + 64 + 4 * i + b];
+		const uint8_t ml = pp[base + 128 + 4 * i + b];
+		const uint8_t hb = pp[base + 192 + 4 * i + b];
+
+		ck_assert_uint_eq((sl & 15) | (hb & 3) << 4, sc[b]);
+		ck_assert_uint_eq((sl >> 4) | (hb >> 2 & 3) << 4, sc[b + 4]);
+		ck_assert_uint_eq((ml & 15) | (hb >> 4 & 3) << 4, m[b]);
+		ck_assert_uint_eq((ml >> 4) | (hb >> 6) << 4, m[b + 4]);
+	}
+	for (c = 0; c < 32; c++)
+		ck_assert(memcmp(pp + base + 256 + 64 * c + 4 * i, blk +
+		    (t == GGML_TYPE_Q4_K ? 16 : 48) + 4 * c, 4) == 0);
+	if (t == GGML_TYPE_Q5_K)
+		for (c = 0; c < 8; c++)
+			ck_assert(memcmp(pp + base + 2304 + 64 * c + 4 * i,
+			    blk + 16 + 4 * c, 4) == 0);
+}
+
+/*
+ * The packed K-quant layouts byte for byte as kern_simd.h documents
+ * them, on random rows (every bit of the scales and quants has to land
+ * where the text says): 2 panels of 3 super-blocks, so the second Q6_K
+ * panel starts 32 bytes off and takes its realigned form.
+ */
+START_TEST(test_pack_layout_k)
+{
+	static const uint32_t kt[] = { GGML_TYPE_Q4_K, GGML_TYPE_Q5_K,
+	    GGML_TYPE_Q6_K };
+	const struct kern_ops *k = kern_ops_select(KERN_FORCE_AVX512);
+	const size_t n = 768, nb = 3, rows = 32;
+	size_t a, rb, p, kk, i;
+	uint8_t *w, *buf, *pw;
+
+	if (k == NULL) {
+		fprintf(stderr, "check_kern_simd: no avx512: packed layout "
+		    "not checked\n");
+		return;
+	}
+	rng_state = 0xfeedull;
+	for (a = 0; a < sizeof(kt) / sizeof(kt[0]); a++) {
+		const uint32_t t = kt[a];
+
+		rb = row_bytes(t, n);
+		w = cl_malloc(rows * rb);
+		buf = cl_malloc(rows * rb + 64);
+		ck_assert(w != NULL && buf != NULL);
+		pw = align64(buf);
+		for (i = 0; i < rows; i++)
+			gen_row(t, w + i * rb, n, 0);
+		ck_assert_uint_eq(k->pack_rows(t), 16);
+		k->pack(t, w, rb, n, rows, pw);
+		for (p = 0; p < rows / 16; p++)
+			for (kk = 0; kk < nb; kk++)
+				for (i = 0; i < 16; i++)
+					check_pack_block(t, w + (16 * p + i) *
+					    rb + kk * ggml_type_info(t)->
+					    blck_bytes, pw + p * 16 * rb, p,
+					    kk, nb, i);
+		cl_free(w);
+		cl_free(buf);
+	}
+}
+END_TEST
+
 /* Decode-shaped matrices of the real model: 2048 x 1792, one token. */
 START_TEST(test_matmul_model_shape)
 {
@@ -764,6 +871,7 @@ kern_suite(void)
 	tcase_add_loop_test(tc, test_matmul, 0, (int)N_TYPES);
 	tcase_add_test(tc, test_matmul_model_shape);
 	tcase_add_loop_test(tc, test_matmul_packed, 0, (int)N_TYPES);
+	tcase_add_test(tc, test_pack_layout_k);
 	tcase_add_test(tc, test_known_answers);
 	suite_add_tcase(s, tc);
 
