@@ -77,7 +77,10 @@ struct kern_ops {
 	 * src_stride, into dst: rows * row_bytes bytes (the stored size of
 	 * the same rows: the layout only moves bits), dst 64-byte aligned,
 	 * not overlapping src.  Panels are independent, so disjoint row
-	 * ranges may be packed separately (and concurrently).
+	 * ranges may be packed separately (and concurrently), each to its
+	 * place in the whole matrix's dst (which may then be 32 bytes off
+	 * alignment: Q6_K rows of an odd number of super-blocks; the
+	 * packed matrix must then not move).
 	 * Afterwards pass wtype | KERN_PACKED to act_row_bytes, act_prepare
 	 * and matmul, with w the packed rows and w_stride = row_bytes; the
 	 * matmul row range [r0, r1) must then be multiples of P.

@@ -1099,7 +1099,7 @@ pk_tile_k4(uint32_t wt, const uint8_t *pw, size_t nb, const uint8_t *act,
 }
 
 /*
- * Q6_K panel pw (panel index pi; rows [r, r + 16)) x tokens
+ * Q6_K panel pw (rows [r, r + 16)) x tokens
  * [t, t + TT).  Per half and 8 columns of chunks, 12 chunk loads give
  * the 6-bit quants (unsigned, 0..63) of 4 groups of 16 elements as 16
  * registers; per token and group 4 vpdpbusd starting from the act's
@@ -1108,10 +1108,10 @@ pk_tile_k4(uint32_t wt, const uint8_t *pw, size_t nb, const uint8_t *act,
  * acc += (d_a d_w) sumi, as llama.cpp and quant_vec_dot.
  */
 AI void
-pk_tile_q6k(const uint8_t *pw, size_t pi, size_t nb, const uint8_t *act,
-    size_t ab, float *y, size_t ldy, size_t r, size_t t, int TT)
+pk_tile_q6k(const uint8_t *pw, size_t nb, const uint8_t *act, size_t ab,
+    float *y, size_t ldy, size_t r, size_t t, int TT)
 {
-	const size_t sh = kern_p6_shift(pi, nb);
+	const size_t sh = kern_p6_shift(pw);
 	const __m512i m0f = _mm512_set1_epi8(0x0f);
 	const __m512i m30 = _mm512_set1_epi8(0x30);
 	__m512 acc[MAXT];
@@ -1242,13 +1242,12 @@ mm_packed_k(uint32_t wt, const uint8_t *w, size_t ws, size_t n,
 		CL_BUG("kern: packed rows not on panel boundaries");
 	for (r = r0; r < r1; r += KERN_PANEL) {
 		const uint8_t *pw = w + r * ws;
-		const size_t pi = r / KERN_PANEL;
 
 #define PK_Q4(TT)	pk_tile_k4(GGML_TYPE_Q4_K, pw, nb, act, ab, y, ldy, \
 			    r, t, TT)
 #define PK_Q5(TT)	pk_tile_k4(GGML_TYPE_Q5_K, pw, nb, act, ab, y, ldy, \
 			    r, t, TT)
-#define PK_Q6(TT)	pk_tile_q6k(pw, pi, nb, act, ab, y, ldy, r, t, TT)
+#define PK_Q6(TT)	pk_tile_q6k(pw, nb, act, ab, y, ldy, r, t, TT)
 		if (wt == GGML_TYPE_Q4_K)
 			PK_TOKENS(PK_Q4, PK_TTP);
 		else if (wt == GGML_TYPE_Q5_K)

@@ -141,10 +141,17 @@ kern_simd_pack(uint32_t wtype, const void *src, size_t src_stride,
 	const int kq = wtype == GGML_TYPE_Q4_K || wtype == GGML_TYPE_Q5_K ||
 	    wtype == GGML_TYPE_Q6_K;
 	const size_t bk = kq ? QUANT_QK_K : QUANT_QK;
-	size_t nb = n / bk, bsz, qb, rb, p, k;
+	const size_t nb = n / bk;
+	size_t bsz, qb, rb, p, k;
+
+	/*
+	 * Q6_K with nb odd: panels alternate between aligned and 32 bytes
+	 * off, so a call for rows from an odd panel on gets dst 32 off.
+	 */
+	const uintptr_t am = wtype == GGML_TYPE_Q6_K && nb % 2 == 1 ? 31 : 63;
 
 	if (kern_simd_pack_rows(wtype) == 0 || n == 0 || n % bk != 0 ||
-	    rows % KERN_PANEL != 0 || ((uintptr_t)dst & 63) != 0)
+	    rows % KERN_PANEL != 0 || ((uintptr_t)dst & am) != 0)
 		CL_BUG("kern: bad pack arguments");
 	if (kq) {
 		bsz = ggml_type_info(wtype)->blck_bytes;
@@ -157,7 +164,7 @@ kern_simd_pack(uint32_t wtype, const void *src, size_t src_stride,
 			for (k = 0; k < nb; k++) {
 				if (wtype == GGML_TYPE_Q6_K)
 					pack_q6k(ps, src_stride, k, nb,
-					    kern_p6_shift(p, nb), pd);
+					    kern_p6_shift(pd), pd);
 				else
 					pack_k4(wtype, ps, src_stride, k,
 					    pd + k * 16 * bsz);

@@ -102,7 +102,10 @@
  *   last one is [S][Q][D].  With nb odd, every other panel starts 32
  *   bytes past a 64-byte boundary (panel p at p * 3360 nb); such a panel
  *   puts the D of its odd last super-block first, which realigns
- *   everything after it (kern_p6_*_off()).
+ *   everything after it (kern_p6_*_off()).  So a packed Q6_K matrix
+ *   must stay at the address it was packed to (or move by a multiple
+ *   of 64), and kern_ops.pack accepts a dst 32 bytes off alignment for
+ *   it, as a split at an odd panel of an aligned region gives.
  *
  * The activation row for packed K-quants is struct kern_act_pk per
  * super-block: the Q8_K qs in element order, d, bs[j] = sum of the q of
@@ -236,13 +239,15 @@ kern_pb_d_off(size_t qb, size_t k, size_t nb)
 
 /*
  * Offsets in a packed Q6_K panel of the Q, S and D parts of super-block
- * k of nb; sh = 32 when the panel starts 32 bytes past a 64-byte
- * boundary (nb odd, odd panel: kern_p6_shift()), else 0.
+ * k of nb; sh = kern_p6_shift(panel address): 32 when the panel starts
+ * 32 bytes past a 64-byte boundary (nb odd, every other panel), else 0.
+ * The address, not the panel's index, decides, so that pack and matmul
+ * agree however the rows were split between calls.
  */
 static inline size_t
-kern_p6_shift(size_t panel, size_t nb)
+kern_p6_shift(const void *panel)
 {
-	return (panel * KERN_PK_Q6K * nb) % 64;
+	return (size_t)((uintptr_t)panel & 32);
 }
 
 static inline size_t

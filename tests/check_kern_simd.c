@@ -589,17 +589,19 @@ check_pack_block(uint32_t t, const uint8_t *blk, const uint8_t *pp,
 /*
  * The packed K-quant layouts byte for byte as kern_simd.h documents
  * them, on random rows (every bit of the scales and quants has to land
- * where the text says): 2 panels of 3 super-blocks, so the second Q6_K
- * panel starts 32 bytes off and takes its realigned form.
+ * where the text says): 3 panels of 3 super-blocks, so the middle Q6_K
+ * panel starts 32 bytes off and takes its realigned form.  Packing the
+ * rows in two calls split at panel 1 (as the model loader's threads do;
+ * dst then 32 bytes off for Q6_K) gives the same bytes.
  */
 START_TEST(test_pack_layout_k)
 {
 	static const uint32_t kt[] = { GGML_TYPE_Q4_K, GGML_TYPE_Q5_K,
 	    GGML_TYPE_Q6_K };
 	const struct kern_ops *k = kern_ops_select(KERN_FORCE_AVX512);
-	const size_t n = 768, nb = 3, rows = 32;
+	const size_t n = 768, nb = 3, rows = 48;
 	size_t a, rb, p, kk, i;
-	uint8_t *w, *buf, *pw;
+	uint8_t *w, *buf, *pw, *buf2, *pw2;
 
 	if (k == NULL) {
 		fprintf(stderr, "check_kern_simd: no avx512: packed layout "
@@ -613,12 +615,19 @@ START_TEST(test_pack_layout_k)
 		rb = row_bytes(t, n);
 		w = cl_malloc(rows * rb);
 		buf = cl_malloc(rows * rb + 64);
-		ck_assert(w != NULL && buf != NULL);
+		buf2 = cl_malloc(rows * rb + 64);
+		ck_assert(w != NULL && buf != NULL && buf2 != NULL);
 		pw = align64(buf);
+		pw2 = align64(buf2);
 		for (i = 0; i < rows; i++)
 			gen_row(t, w + i * rb, n, 0);
 		ck_assert_uint_eq(k->pack_rows(t), 16);
 		k->pack(t, w, rb, n, rows, pw);
+		k->pack(t, w, rb, n, 16, pw2);
+		k->pack(t, w + 16 * rb, rb, n, rows - 16, pw2 + 16 * rb);
+		ck_assert(memcmp(pw, pw2, rows * rb) == 0);
+		if (t == GGML_TYPE_Q6_K)
+			ck_assert_uint_eq((uintptr_t)(pw2 + 16 * rb) % 64, 32);
 		for (p = 0; p < rows / 16; p++)
 			for (kk = 0; kk < nb; kk++)
 				for (i = 0; i < 16; i++)
@@ -628,6 +637,7 @@ START_TEST(test_pack_layout_k)
 					    kk, nb, i);
 		cl_free(w);
 		cl_free(buf);
+		cl_free(buf2);
 	}
 }
 END_TEST
