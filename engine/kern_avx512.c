@@ -904,9 +904,9 @@ mm_packed(uint32_t wt, const uint8_t *w, size_t ws, size_t n,
  */
 #define PKB(b)	b, 0x80, 0x80, 0x80, 4 + b, 0x80, 0x80, 0x80, \
 		8 + b, 0x80, 0x80, 0x80, 12 + b, 0x80, 0x80, 0x80
-#define PKW(b)	2 * b, 0x80, 2 * b + 1, 0x80, 4 + 2 * b, 0x80, 5 + 2 * b, \
-		0x80, 8 + 2 * b, 0x80, 9 + 2 * b, 0x80, 12 + 2 * b, 0x80, \
-		13 + 2 * b, 0x80
+#define PKW(b)	2 * b, 0x80, 2 * b + 1, 0x80, 4 + 2 * b, 0x80, \
+		5 + 2 * b, 0x80, 8 + 2 * b, 0x80, 9 + 2 * b, 0x80, \
+		12 + 2 * b, 0x80, 13 + 2 * b, 0x80
 static const uint8_t pk_byte[4][64] __attribute__((aligned(64))) = {
 	{ R4(PKB(0)) }, { R4(PKB(1)) }, { R4(PKB(2)) }, { R4(PKB(3)) }
 };
@@ -936,14 +936,11 @@ pk_store(const __m512 *acc, const __m512 *accm, float *y, size_t ldy,
 		    _mm512_add_ps(acc[j], accm[j]));
 }
 
-#ifndef PK_PF_DIST
-#define PK_PF_DIST	PF_DIST
-#endif
-
 /*
- * Decode: part `part` of `parts` of the lines of a super-block of sbb bytes
- * at p, PK_PF_DIST ahead.  Spread over the super-block (a burst of all
- * 36-53 lines at its start ran ~40% slower from DRAM).
+ * Decode: part `part` of `parts` of the lines of a super-block of sbb
+ * bytes at p, PF_DIST ahead.  Spread over the super-block: a burst of
+ * all 36-53 lines at its start left packed Q5_K a third slower from
+ * DRAM (17.6 against 27.8 GB/s, one thread).
  */
 AI void
 pk_prefetch(const uint8_t *p, size_t sbb, int part, int parts)
@@ -952,7 +949,7 @@ pk_prefetch(const uint8_t *p, size_t sbb, int part, int parts)
 	const size_t e = (size_t)(part + 1) * sbb / (size_t)parts;
 
 	for (; o < e; o += 64)
-		_mm_prefetch((const char *)p + PK_PF_DIST + o, _MM_HINT_T0);
+		_mm_prefetch((const char *)p + PF_DIST + o, _MM_HINT_T0);
 }
 
 /*
@@ -1099,6 +1096,24 @@ pk_tile_k4(uint32_t wt, const uint8_t *pw, size_t nb, const uint8_t *act,
 }
 
 /*
+ * sumi + scale x (c[g] + the 4 vpdpbusd of group g's 16 quants, v, with
+ * its activation bytes).
+ */
+AI __m512i
+q6k_group(__m512i sumi, const __m512i v[4], __m512i sc,
+    const struct kern_act_pk *a, int g)
+{
+	__m512i x = _mm512_set1_epi32(a->c[g]);
+	int cc;
+
+#pragma GCC unroll 4
+	for (cc = 0; cc < 4; cc++)
+		x = _mm512_dpbusd_epi32(x, v[cc], bcast32(a->qs + 16 * g +
+		    4 * cc));
+	return _mm512_add_epi32(sumi, _mm512_mullo_epi32(x, sc));
+}
+
+/*
  * Q6_K panel pw (rows [r, r + 16)) x tokens
  * [t, t + TT).  Per half and 8 columns of chunks, 12 chunk loads give
  * the 6-bit quants (unsigned, 0..63) of 4 groups of 16 elements as 16
@@ -1176,21 +1191,10 @@ pk_tile_q6k(const uint8_t *pw, size_t nb, const uint8_t *act, size_t ab,
 					    k * sizeof(struct kern_act_pk));
 
 #pragma GCC unroll 4
-					for (s = 0; s < 4; s++) {
-						const int g = 8 * h + 2 * s + u;
-						__m512i x = _mm512_set1_epi32(
-						    a->c[g]);
-
-#pragma GCC unroll 4
-						for (cc = 0; cc < 4; cc++)
-							x = _mm512_dpbusd_epi32(
-							    x, v[s][cc], bcast32(
-							    a->qs + 16 * g +
-							    4 * cc));
-						sumi[j] = _mm512_add_epi32(
-						    sumi[j], _mm512_mullo_epi32(
-						    x, sc[s]));
-					}
+					for (s = 0; s < 4; s++)
+						sumi[j] = q6k_group(sumi[j],
+						    v[s], sc[s], a,
+						    8 * h + 2 * s + u);
 				}
 			}
 		}
@@ -1209,11 +1213,11 @@ pk_tile_q6k(const uint8_t *pw, size_t nb, const uint8_t *act, size_t ab,
 	pk_store(acc, NULL, y, ldy, r, t, TT);
 }
 
-#ifndef PK_TTP
-#define PK_TTP	8
-#endif
-
-/* One panel of a packed K-quant, token tiles of TTP then 4, 2, 1. */
+/*
+ * One panel of a packed K-quant, token tiles of TTP then 4, 2, 1.  (8 and
+ * 4 ran within 3% of each other on Zen 4 at 64 tokens; 8 reads each
+ * unpacked weight register for twice as many tokens.)
+ */
 #define PK_TOKENS(CALL, TTP) do {					\
 	size_t t = 0;							\
 	if ((TTP) == 8)							\
@@ -1249,11 +1253,11 @@ mm_packed_k(uint32_t wt, const uint8_t *w, size_t ws, size_t n,
 			    r, t, TT)
 #define PK_Q6(TT)	pk_tile_q6k(pw, nb, act, ab, y, ldy, r, t, TT)
 		if (wt == GGML_TYPE_Q4_K)
-			PK_TOKENS(PK_Q4, PK_TTP);
+			PK_TOKENS(PK_Q4, 8);
 		else if (wt == GGML_TYPE_Q5_K)
-			PK_TOKENS(PK_Q5, PK_TTP);
+			PK_TOKENS(PK_Q5, 8);
 		else
-			PK_TOKENS(PK_Q6, PK_TTP);
+			PK_TOKENS(PK_Q6, 8);
 #undef PK_Q4
 #undef PK_Q5
 #undef PK_Q6
