@@ -75,9 +75,13 @@ struct kern_ops {
 	 * pack() rewrites rows [0, rows) of n elements (rows a multiple of
 	 * P, n a multiple of the block size), read at src with stride
 	 * src_stride, into dst: rows * row_bytes bytes (the stored size of
-	 * the same rows: the layout only moves bytes), dst 64-byte aligned,
+	 * the same rows: the layout only moves bits), dst 64-byte aligned,
 	 * not overlapping src.  Panels are independent, so disjoint row
-	 * ranges may be packed separately (and concurrently).
+	 * ranges may be packed separately (and concurrently), each to its
+	 * place in the whole matrix's dst (which may then be 32 bytes off
+	 * alignment: Q6_K rows of an odd number of super-blocks, Q4_0 and
+	 * Q8_0 rows of an odd number of blocks; the packed matrix must then
+	 * not move).
 	 * Afterwards pass wtype | KERN_PACKED to act_row_bytes, act_prepare
 	 * and matmul, with w the packed rows and w_stride = row_bytes; the
 	 * matmul row range [r0, r1) must then be multiples of P.
@@ -90,10 +94,16 @@ struct kern_ops {
 	/*
 	 * Row r of W as n floats into out (a table lookup: the token
 	 * embedding), for wtype as stored (w_stride apart) or packed
-	 * (wtype | KERN_PACKED, w the packed rows): the same numbers.
+	 * (wtype | KERN_PACKED, w the packed rows, for the types
+	 * row_f32_packed accepts): the same numbers.
 	 */
 	void	(*row_f32)(uint32_t wtype, const void *w, size_t w_stride,
 		    size_t n, size_t r, float *out);
+	/*
+	 * Whether row_f32 reads wtype packed (NULL: never).  A weight read
+	 * by row lookups (the token embedding) is packed only then.
+	 */
+	int	(*row_f32_packed)(uint32_t wtype);
 };
 
 /* Flag or-ed into a weight type to say "packed by kern_ops.pack". */

@@ -148,6 +148,27 @@ prepare_pb(uint32_t wtype, const float *x, struct kern_act_pb *a, size_t n,
 	}
 }
 
+/* Packed Q4_K / Q5_K / Q6_K: struct kern_act_pk per super-block. */
+static void
+prepare_pk(const float *x, struct kern_act_pk *a, size_t n)
+{
+	struct block_q8_k b;
+	size_t nb = n / QUANT_QK_K, i;
+	int j;
+
+	for (i = 0; i < nb; i++, a++, x += QUANT_QK_K) {
+		quant_quantize_row_q8_k(x, &b, QUANT_QK_K);
+		memset(a, 0, sizeof(*a));
+		memcpy(a->qs, b.qs, sizeof(a->qs));
+		a->d = b.d;
+		for (j = 0; j < 16; j++)
+			a->c[j] = -32 * b.bsums[j];
+		for (j = 0; j < 8; j++)
+			a->bs[j] = (int16_t)(b.bsums[2 * j] +
+			    b.bsums[2 * j + 1]);
+	}
+}
+
 void
 kern_simd_act_prepare(uint32_t wtype, const float *x, void *act, size_t n)
 {
@@ -157,6 +178,11 @@ kern_simd_act_prepare(uint32_t wtype, const float *x, void *act, size_t n)
 	case GGML_TYPE_Q4_0 | KERN_PACKED:
 	case GGML_TYPE_Q8_0 | KERN_PACKED:
 		prepare_pb(wtype, x, act, n, len);
+		break;
+	case GGML_TYPE_Q4_K | KERN_PACKED:
+	case GGML_TYPE_Q5_K | KERN_PACKED:
+	case GGML_TYPE_Q6_K | KERN_PACKED:
+		prepare_pk(x, act, n);
 		break;
 	case GGML_TYPE_Q4_0:
 	case GGML_TYPE_Q4_1:

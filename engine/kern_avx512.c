@@ -17,6 +17,10 @@
  * scaled in float.  A tile is RT weight rows x TT tokens: every weight
  * block is decoded once per tile and reused for the TT tokens while in
  * registers; decode (one token) streams the rows one after the other.
+ * Packed weights (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K in 16-row panels,
+ * kern_simd.h) turn that around: lane i of every register is row i of
+ * the panel, the activation bytes are broadcast, and each row keeps its
+ * own float sum, so there is no horizontal sum at all.
  *
  * Tolerance against quant_vec_dot_* (same integers, same scales): float
  * summation order only, |diff| <= 1e-5 * sum over blocks of
@@ -895,6 +899,376 @@ mm_packed(uint32_t wt, const uint8_t *w, size_t ws, size_t n,
 }
 
 /* ------------------------------------------------------------------ */
+/* Packed K-quant panels (kern_simd.h "Packed weights") */
+
+/*
+ * vpshufb controls: byte b of every 32-bit lane zero-extended to the
+ * lane (pk_byte[b]), and bytes 2b, 2b + 1 zero-extended to its two words
+ * (pk_word[b]).
+ */
+#define PKB(b)	b, 0x80, 0x80, 0x80, 4 + b, 0x80, 0x80, 0x80, \
+		8 + b, 0x80, 0x80, 0x80, 12 + b, 0x80, 0x80, 0x80
+#define PKW(b)	2 * b, 0x80, 2 * b + 1, 0x80, 4 + 2 * b, 0x80, \
+		5 + 2 * b, 0x80, 8 + 2 * b, 0x80, 9 + 2 * b, 0x80, \
+		12 + 2 * b, 0x80, 13 + 2 * b, 0x80
+static const uint8_t pk_byte[4][64] __attribute__((aligned(64))) = {
+	{ R4(PKB(0)) }, { R4(PKB(1)) }, { R4(PKB(2)) }, { R4(PKB(3)) }
+};
+static const uint8_t pk_word[2][64] __attribute__((aligned(64))) = {
+	{ R4(PKW(0)) }, { R4(PKW(1)) }
+};
+
+/* The layout keeps these 64-byte aligned; loadu costs nothing then. */
+AI __m512i
+ld64(const uint8_t *p)
+{
+	return _mm512_loadu_si512((const void *)p);
+}
+
+/*
+ * Final store of a packed tile: lane i of acc[j] (+ accm[j]) is y of row
+ * r + i, token t + j.
+ */
+AI void
+pk_store(const __m512 *acc, const __m512 *accm, float *y, size_t ldy,
+    size_t r, size_t t, int TT)
+{
+	int j;
+
+	for (j = 0; j < TT; j++)
+		_mm512_storeu_ps(y + (t + j) * ldy + r, accm == NULL ? acc[j] :
+		    _mm512_add_ps(acc[j], accm[j]));
+}
+
+/*
+ * Decode: part `part` of `parts` of the lines of a super-block of sbb
+ * bytes at p, PF_DIST ahead.  Spread over the super-block: a burst of
+ * all 36-53 lines at its start left packed Q5_K a third slower from
+ * DRAM (17.6 against 27.8 GB/s, one thread).
+ */
+AI void
+pk_prefetch(const uint8_t *p, size_t sbb, int part, int parts)
+{
+	size_t o = (size_t)part * sbb / (size_t)parts & ~(size_t)63;
+	const size_t e = (size_t)(part + 1) * sbb / (size_t)parts;
+
+	for (; o < e; o += 64)
+		_mm_prefetch((const char *)p + PF_DIST + o, _MM_HINT_T0);
+}
+
+/*
+ * Q4_K / Q5_K panel pw (rows [r, r + 16)) x tokens [t, t + TT).  Per
+ * super-block: the sub-block scales and mins of the 16 rows decoded once
+ * into bytes; per sub-block pair, the 8 chunks unpacked once into 16
+ * registers of 4 quants per row; then per token 8 vpdpbusd per
+ * sub-block (activation bytes broadcast) into a fresh int32 sum, times
+ * the sub-block scale (vpmulld), added to the super-block's integer sum;
+ * the mins term is 4 vpdpwssd of (m_j, m_j+1) with the act's (bs_j,
+ * bs_j+1).  In float, per row as llama.cpp and quant_vec_dot:
+ * acc += (d_a d_w) sumi, accm += (-d_a dmin_w) summ, y = acc + accm.
+ */
+AI void
+pk_tile_k4(uint32_t wt, const uint8_t *pw, size_t nb, const uint8_t *act,
+    size_t ab, float *y, size_t ldy, size_t r, size_t t, int TT)
+{
+	const int q5 = wt == GGML_TYPE_Q5_K;
+	const size_t sbb = q5 ? KERN_PK_Q5K : KERN_PK_Q4K;
+	const __m512i m0f = _mm512_set1_epi8(0x0f);
+	const __m512i m30 = _mm512_set1_epi8(0x30);
+	const __m512i b10 = _mm512_set1_epi8(0x10);
+	__m512 acc[MAXT], accm[MAXT];
+	size_t k;
+	int j, c, q, h;
+
+	for (j = 0; j < TT; j++) {
+		acc[j] = _mm512_setzero_ps();
+		accm[j] = _mm512_setzero_ps();
+	}
+	for (k = 0; k < nb; k++) {
+		const uint8_t *p = pw + k * sbb;
+		const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(
+		    (const void *)p));
+		const __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256(
+		    (const void *)(p + 32)));
+		const __m512i sl = ld64(p + 64), ml = ld64(p + 128);
+		const __m512i sh = ld64(p + 192);
+		/* Bytes b of each lane: sc_b, sc_b+4, m_b, m_b+4. */
+		const __m512i s03 = _mm512_or_si512(_mm512_and_si512(sl, m0f),
+		    _mm512_and_si512(_mm512_slli_epi32(sh, 4), m30));
+		const __m512i s47 = _mm512_or_si512(_mm512_and_si512(
+		    _mm512_srli_epi32(sl, 4), m0f), _mm512_and_si512(
+		    _mm512_slli_epi32(sh, 2), m30));
+		const __m512i m03 = _mm512_or_si512(_mm512_and_si512(ml, m0f),
+		    _mm512_and_si512(sh, m30));
+		const __m512i m47 = _mm512_or_si512(_mm512_and_si512(
+		    _mm512_srli_epi32(ml, 4), m0f), _mm512_and_si512(
+		    _mm512_srli_epi32(sh, 2), m30));
+		__m512i sumi[MAXT];
+
+		for (j = 0; j < TT; j++)
+			sumi[j] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+		for (c = 0; c < 4; c++) {
+			const __m512i sreg = c < 2 ? s03 : s47;
+			const __m512i sc0 = _mm512_shuffle_epi8(sreg,
+			    _mm512_load_si512(pk_byte[(2 * c) % 4]));
+			const __m512i sc1 = _mm512_shuffle_epi8(sreg,
+			    _mm512_load_si512(pk_byte[(2 * c + 1) % 4]));
+			__m512i v[16];
+
+			if (TT == 1)
+				pk_prefetch(p, sbb, c, 4);
+#pragma GCC unroll 8
+			for (q = 0; q < 8; q++) {
+				const __m512i z = ld64(p + 256 + 64 *
+				    (8 * c + q));
+
+				v[q] = _mm512_and_si512(z, m0f);
+				v[8 + q] = _mm512_and_si512(
+				    _mm512_srli_epi16(z, 4), m0f);
+				if (q5) {
+					const __m512i hb = ld64(p + 2304 +
+					    64 * q);
+
+					/* Bits 2c, 2c + 1 to bit 4. */
+					v[q] = _mm512_or_si512(v[q],
+					    _mm512_and_si512(2 * c <= 4 ?
+					    _mm512_slli_epi16(hb, 4 - 2 * c) :
+					    _mm512_srli_epi16(hb, 2 * c - 4),
+					    b10));
+					v[8 + q] = _mm512_or_si512(v[8 + q],
+					    _mm512_and_si512(2 * c + 1 <= 4 ?
+					    _mm512_slli_epi16(hb, 3 - 2 * c) :
+					    _mm512_srli_epi16(hb, 2 * c - 3),
+					    b10));
+				}
+			}
+#pragma GCC unroll 8
+			for (j = 0; j < TT; j++) {
+				const struct kern_act_pk *a = (const void *)(
+				    act + (t + j) * ab + k *
+				    sizeof(struct kern_act_pk));
+				__m512i s0 = _mm512_setzero_si512();
+				__m512i s1 = _mm512_setzero_si512();
+
+#pragma GCC unroll 8
+				for (q = 0; q < 8; q++) {
+					s0 = _mm512_dpbusd_epi32(s0, v[q],
+					    bcast32(a->qs + 64 * c + 4 * q));
+					s1 = _mm512_dpbusd_epi32(s1, v[8 + q],
+					    bcast32(a->qs + 64 * c + 32 +
+					    4 * q));
+				}
+				sumi[j] = _mm512_add_epi32(sumi[j],
+				    _mm512_add_epi32(
+				    _mm512_mullo_epi32(s0, sc0),
+				    _mm512_mullo_epi32(s1, sc1)));
+			}
+		}
+		{
+			__m512i mw[4];
+
+#pragma GCC unroll 4
+			for (h = 0; h < 4; h++)
+				mw[h] = _mm512_shuffle_epi8(h < 2 ? m03 : m47,
+				    _mm512_load_si512(pk_word[h % 2]));
+#pragma GCC unroll 8
+			for (j = 0; j < TT; j++) {
+				const struct kern_act_pk *a = (const void *)(
+				    act + (t + j) * ab + k *
+				    sizeof(struct kern_act_pk));
+				const __m512 da = _mm512_set1_ps(a->d);
+				__m512i ms = _mm512_setzero_si512();
+
+#pragma GCC unroll 4
+				for (h = 0; h < 4; h++) {
+					int32_t pr;
+
+					memcpy(&pr, a->bs + 2 * h, 4);
+					ms = _mm512_dpwssd_epi32(ms, mw[h],
+					    _mm512_set1_epi32(pr));
+				}
+				acc[j] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da),
+				    _mm512_cvtepi32_ps(sumi[j]), acc[j]);
+				accm[j] = _mm512_fmadd_ps(_mm512_mul_ps(dm,
+				    _mm512_sub_ps(_mm512_setzero_ps(), da)),
+				    _mm512_cvtepi32_ps(ms), accm[j]);
+			}
+		}
+	}
+	pk_store(acc, accm, y, ldy, r, t, TT);
+}
+
+/*
+ * sumi + scale x (c[g] + the 4 vpdpbusd of group g's 16 quants, v, with
+ * its activation bytes).
+ */
+AI __m512i
+q6k_group(__m512i sumi, const __m512i v[4], __m512i sc,
+    const struct kern_act_pk *a, int g)
+{
+	__m512i x = _mm512_set1_epi32(a->c[g]);
+	int cc;
+
+#pragma GCC unroll 4
+	for (cc = 0; cc < 4; cc++)
+		x = _mm512_dpbusd_epi32(x, v[cc], bcast32(a->qs + 16 * g +
+		    4 * cc));
+	return _mm512_add_epi32(sumi, _mm512_mullo_epi32(x, sc));
+}
+
+/*
+ * Q6_K panel pw (rows [r, r + 16)) x tokens
+ * [t, t + TT).  Per half and 8 columns of chunks, 12 chunk loads give
+ * the 6-bit quants (unsigned, 0..63) of 4 groups of 16 elements as 16
+ * registers; per token and group 4 vpdpbusd starting from the act's
+ * c[g] = -32 bsums[g] (so the sum is over (q - 32) q_a), times the group
+ * scale (vpmulld), added to the super-block's integer sum; in float
+ * acc += (d_a d_w) sumi, as llama.cpp and quant_vec_dot.
+ */
+AI void
+pk_tile_q6k(const uint8_t *pw, size_t nb, const uint8_t *act, size_t ab,
+    float *y, size_t ldy, size_t r, size_t t, int TT)
+{
+	const size_t sh = kern_p6_shift(pw);
+	const __m512i m0f = _mm512_set1_epi8(0x0f);
+	const __m512i m30 = _mm512_set1_epi8(0x30);
+	__m512 acc[MAXT];
+	size_t k;
+	int j, h, u, cc, s;
+
+	for (j = 0; j < TT; j++)
+		acc[j] = _mm512_setzero_ps();
+	for (k = 0; k < nb; k++) {
+		const uint8_t *qp = pw + kern_p6_q_off(k, nb, sh);
+		const uint8_t *sp = pw + kern_p6_s_off(k, nb, sh);
+		__m512i sumi[MAXT];
+		__m512 dw;
+
+		for (j = 0; j < TT; j++)
+			sumi[j] = _mm512_setzero_si512();
+#pragma GCC unroll 2
+		for (h = 0; h < 2; h++) {
+#pragma GCC unroll 2
+			for (u = 0; u < 2; u++) {
+				__m512i v[4][4], sc[4];
+
+#pragma GCC unroll 4
+				for (cc = 0; cc < 4; cc++) {
+					const uint8_t *b = qp + 192 *
+					    (8 * h + 4 * u + cc);
+					const __m512i za = ld64(b);
+					const __m512i zb = ld64(b + 64);
+					const __m512i zh = ld64(b + 128);
+
+					if (TT == 1)
+						pk_prefetch(pw + k *
+						    KERN_PK_Q6K, KERN_PK_Q6K,
+						    8 * h + 4 * u + cc, 16);
+					v[0][cc] = _mm512_or_si512(
+					    _mm512_and_si512(za, m0f),
+					    _mm512_and_si512(
+					    _mm512_slli_epi16(zh, 4), m30));
+					v[1][cc] = _mm512_or_si512(
+					    _mm512_and_si512(zb, m0f),
+					    _mm512_and_si512(
+					    _mm512_slli_epi16(zh, 2), m30));
+					v[2][cc] = _mm512_or_si512(
+					    _mm512_and_si512(
+					    _mm512_srli_epi16(za, 4), m0f),
+					    _mm512_and_si512(zh, m30));
+					v[3][cc] = _mm512_or_si512(
+					    _mm512_and_si512(
+					    _mm512_srli_epi16(zb, 4), m0f),
+					    _mm512_and_si512(
+					    _mm512_srli_epi16(zh, 2), m30));
+				}
+#pragma GCC unroll 4
+				for (s = 0; s < 4; s++)
+					sc[s] = _mm512_cvtepi8_epi32(
+					    _mm_loadu_si128((const void *)(sp +
+					    16 * (8 * h + 2 * s + u))));
+#pragma GCC unroll 8
+				for (j = 0; j < TT; j++) {
+					const struct kern_act_pk *a =
+					    (const void *)(act + (t + j) * ab +
+					    k * sizeof(struct kern_act_pk));
+
+#pragma GCC unroll 4
+					for (s = 0; s < 4; s++)
+						sumi[j] = q6k_group(sumi[j],
+						    v[s], sc[s], a,
+						    8 * h + 2 * s + u);
+				}
+			}
+		}
+		/* Read last: an odd last D comes after its Q. */
+		dw = _mm512_cvtph_ps(_mm256_loadu_si256((const void *)(pw +
+		    kern_p6_d_off(k, nb, sh))));
+		for (j = 0; j < TT; j++) {
+			const struct kern_act_pk *a = (const void *)(act +
+			    (t + j) * ab + k * sizeof(struct kern_act_pk));
+
+			acc[j] = _mm512_fmadd_ps(_mm512_mul_ps(dw,
+			    _mm512_set1_ps(a->d)), _mm512_cvtepi32_ps(sumi[j]),
+			    acc[j]);
+		}
+	}
+	pk_store(acc, NULL, y, ldy, r, t, TT);
+}
+
+/*
+ * One panel of a packed K-quant, token tiles of TTP then 4, 2, 1.  (8 and
+ * 4 ran within 3% of each other on Zen 4 at 64 tokens; 8 reads each
+ * unpacked weight register for twice as many tokens.)
+ */
+#define PK_TOKENS(CALL, TTP) do {					\
+	size_t t = 0;							\
+	if ((TTP) == 8)							\
+		for (; t + 8 <= n_tok; t += 8)				\
+			CALL(8);					\
+	for (; t + 4 <= n_tok; t += 4)					\
+		CALL(4);						\
+	if (n_tok - t >= 2) {						\
+		CALL(2);						\
+		t += 2;							\
+	}								\
+	if (n_tok - t >= 1)						\
+		CALL(1);						\
+} while (0)
+
+/* Rows [r0, r1) (multiples of 16) of packed Q4_K / Q5_K / Q6_K. */
+static void
+mm_packed_k(uint32_t wt, const uint8_t *w, size_t ws, size_t n,
+    const uint8_t *act, size_t ab, size_t n_tok, float *y, size_t ldy,
+    size_t r0, size_t r1)
+{
+	const size_t nb = n / QUANT_QK_K;
+	size_t r;
+
+	if (r0 % KERN_PANEL != 0 || r1 % KERN_PANEL != 0)
+		CL_BUG("kern: packed rows not on panel boundaries");
+	for (r = r0; r < r1; r += KERN_PANEL) {
+		const uint8_t *pw = w + r * ws;
+
+#define PK_Q4(TT)	pk_tile_k4(GGML_TYPE_Q4_K, pw, nb, act, ab, y, ldy, \
+			    r, t, TT)
+#define PK_Q5(TT)	pk_tile_k4(GGML_TYPE_Q5_K, pw, nb, act, ab, y, ldy, \
+			    r, t, TT)
+#define PK_Q6(TT)	pk_tile_q6k(pw, nb, act, ab, y, ldy, r, t, TT)
+		if (wt == GGML_TYPE_Q4_K)
+			PK_TOKENS(PK_Q4, 8);
+		else if (wt == GGML_TYPE_Q5_K)
+			PK_TOKENS(PK_Q5, 8);
+		else
+			PK_TOKENS(PK_Q6, 8);
+#undef PK_Q4
+#undef PK_Q5
+#undef PK_Q6
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* Activation preparation: the kern_simd.h layouts, vectorized */
 
 /*
@@ -1006,19 +1380,25 @@ act_pb(uint32_t wt, const float *x, struct kern_act_pb *a, size_t n,
  * vector is one bsums group.
  */
 static void
-act_k(uint32_t wt, const float *x, struct kern_act_k *a, size_t n)
+act_k(uint32_t wt, const float *x, void *act, size_t n)
 {
 	static const int order[8] = { 0, 2, 1, 3, 4, 6, 5, 7 };
+	const int pk = (wt & KERN_PACKED) != 0;
 	const size_t nb = n / QUANT_QK_K;
 	size_t b;
 	int c;
 
-	for (b = 0; b < nb; b++, a++, x += QUANT_QK_K) {
+	for (b = 0; b < nb; b++, x += QUANT_QK_K) {
+		struct kern_act_k *a = (struct kern_act_k *)act + b;
+		struct kern_act_pk *ap = (struct kern_act_pk *)act + b;
 		__m512 m = _mm512_setzero_ps(), vam;
 		int bsum[16], first = -1;
 		float amax, iscale;
 
-		memset(a, 0, sizeof(*a));
+		if (pk)
+			memset(ap, 0, sizeof(*ap));
+		else
+			memset(a, 0, sizeof(*a));
 		for (c = 0; c < 16; c++)
 			m = _mm512_max_ps(m, _mm512_abs_ps(
 			    _mm512_loadu_ps(x + 16 * c)));
@@ -1036,19 +1416,31 @@ act_k(uint32_t wt, const float *x, struct kern_act_k *a, size_t n)
 		if (first < 0)
 			continue;	/* NaN: unspecified, left zero */
 		iscale = -127.0f / x[first];
-		a->d = 1 / iscale;
+		if (pk)
+			ap->d = 1 / iscale;
+		else
+			a->d = 1 / iscale;
 		for (c = 0; c < 16; c++) {
 			const __m512i q = _mm512_cvtps_epi32(_mm512_min_ps(
 			    _mm512_max_ps(_mm512_mul_ps(_mm512_loadu_ps(
 			    x + 16 * c), _mm512_set1_ps(iscale)),
 			    _mm512_set1_ps(-128.0f)), _mm512_set1_ps(127.0f)));
 			/* Q4_K, Q5_K: 32-element sub-blocks in `order`. */
-			const int sbk = c / 2, pos = wt == GGML_TYPE_Q6_K ?
-			    16 * c : 32 * order[sbk] + 16 * (c % 2);
+			const int sbk = c / 2, pos = pk || wt ==
+			    GGML_TYPE_Q6_K ? 16 * c : 32 * order[sbk] +
+			    16 * (c % 2);
 
-			_mm_storeu_si128((void *)(a->qs + pos),
+			_mm_storeu_si128((void *)((pk ? ap->qs : a->qs) + pos),
 			    _mm512_cvtepi32_epi8(q));
 			bsum[c] = _mm512_reduce_add_epi32(q);
+		}
+		if (pk) {
+			for (c = 0; c < 16; c++)
+				ap->c[c] = -32 * bsum[c];
+			for (c = 0; c < 8; c++)
+				ap->bs[c] = (int16_t)(bsum[2 * c] +
+				    bsum[2 * c + 1]);
+			continue;
 		}
 		for (c = 0; c < 16; c++) {
 			if (wt == GGML_TYPE_Q6_K)
@@ -1083,6 +1475,12 @@ kern_avx512_matmul(uint32_t wtype, const void *w, size_t w_stride,
 	case GGML_TYPE_Q8_0 | KERN_PACKED:
 		mm_packed(GGML_TYPE_Q8_0, w, w_stride, n, act, ab, n_tok, y,
 		    ldy, r0, r1);
+		break;
+	case GGML_TYPE_Q4_K | KERN_PACKED:
+	case GGML_TYPE_Q5_K | KERN_PACKED:
+	case GGML_TYPE_Q6_K | KERN_PACKED:
+		mm_packed_k(wtype & ~KERN_PACKED, w, w_stride, n, act, ab,
+		    n_tok, y, ldy, r0, r1);
 		break;
 	case GGML_TYPE_Q4_0:
 		mm_q4_0(w, w_stride, n, act, ab, n_tok, y, ldy, r0, r1);
@@ -1136,6 +1534,11 @@ kern_avx512_act_prepare(uint32_t wtype, const float *x, void *act,
 	case GGML_TYPE_Q8_0 | KERN_PACKED:
 		act_pb(wtype, x, act, n, len);
 		break;
+	case GGML_TYPE_Q4_K | KERN_PACKED:
+	case GGML_TYPE_Q5_K | KERN_PACKED:
+	case GGML_TYPE_Q6_K | KERN_PACKED:
+		act_k(wtype, x, act, n);
+		break;
 	case GGML_TYPE_Q4_0:
 	case GGML_TYPE_Q4_1:
 	case GGML_TYPE_Q5_0:
@@ -1151,6 +1554,9 @@ kern_avx512_act_prepare(uint32_t wtype, const float *x, void *act,
 		act_k(wtype, x, act, n);
 		break;
 	default:
+		if ((wtype & KERN_PACKED) != 0)
+			CL_BUG("kern: no vectorized activation for this "
+			    "packed type");
 		memcpy(act, x, n * sizeof(float));
 		memset((char *)act + n * sizeof(float), 0,
 		    len - n * sizeof(float));

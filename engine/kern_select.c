@@ -43,12 +43,14 @@ static const struct kern_ops kern_avx2 = {
 };
 
 /*
- * Q4_K and Q5_K go to the AVX2 matmul (same activation layout): the
- * AVX-512 one agrees with quant_vec_dot to float summation order (tests/
+ * Unpacked Q4_K and Q5_K (matrices whose rows do not fill 16-row panels)
+ * go to the AVX2 matmul (same activation layout): the AVX-512 row kernel
+ * agrees with quant_vec_dot to float summation order (tests/
  * check_kern_simd.c) but its 16-lane summation flipped MoE routing in
  * 6 of 84 positions of the Q4_K_M conformance model against llama.cpp
- * (check_engine wants >= 97%), AVX2's 8 lanes in 1.  To revisit: make
- * the K-quant sums bit-identical to quant_vec_dot.
+ * (check_engine wants >= 97%), AVX2's 8 lanes in 1.  The packed kernels
+ * (Q4_K | KERN_PACKED ...) keep one float sum per row, super-block by
+ * super-block as llama.cpp, and run on AVX-512.
  */
 static void
 matmul_avx512(uint32_t wtype, const void *w, size_t w_stride, size_t n,
@@ -72,6 +74,7 @@ static const struct kern_ops kern_avx512 = {
 	.pack_rows = kern_simd_pack_rows,
 	.pack = kern_simd_pack,
 	.row_f32 = kern_simd_row_f32,
+	.row_f32_packed = kern_simd_row_f32_packed,
 };
 #endif /* HAVE_X86_KERNELS */
 

@@ -63,6 +63,55 @@
  * 32-element block: qs in element order, d, and c = -off * sum(q) with
  * off = 8 (Q4_0 nibbles are q + 8) or 128 (Q8_0 weights biased by +128
  * so the unsigned x signed product applies), padded to 64 bytes.
+ *
+ * Q4_K, Q5_K and Q6_K (256-element super-blocks) use the same 16-row
+ * panels and the same rule: every 64-byte "chunk" of quants holds 4
+ * consecutive stored bytes of each of the 16 rows, row i at bytes
+ * 4i..4i+3, so the bit fields of the stored format survive intact and a
+ * few ands and shifts leave 4 quant bytes per lane.
+ *
+ *   Q4_K, super-block k of the panel at 2304 k (Q5_K: 2816 k):
+ *     0     d of the 16 rows (f16), 32 bytes; 32: dmin, 32 bytes;
+ *     64    SL: lane i byte b (b < 4): low nibble = sc_b & 15 of row i,
+ *           high nibble = sc_{b+4} & 15;
+ *     128   ML: the same for the mins m_b, m_{b+4};
+ *     192   SH: lane i byte b: bits 0-1 = sc_b >> 4, 2-3 = sc_{b+4} >> 4,
+ *           4-5 = m_b >> 4, 6-7 = m_{b+4} >> 4
+ *           (the 12 scale bytes re-cut: still 6 bits per value, so the
+ *           panel takes exactly the stored bytes, yet two ands, a shift
+ *           and an or give sc_0..3 (or sc_4..7, m_0..3, m_4..7) of all
+ *           16 rows as bytes of one register);
+ *     256   qs: 32 chunks, chunk c = qs bytes 4c..4c+3: low nibbles are
+ *           elements 4(c % 8).. of sub-block 2(c / 8), high nibbles the
+ *           same elements of sub-block 2(c / 8) + 1;
+ *     2304  (Q5_K only) qh: 8 chunks, chunk c = qh bytes 4c..4c+3: bit
+ *           s is the fifth bit of element 4c.. of sub-block s.
+ *   Every part is 64-byte aligned: 2304 and 2816 are multiples of 64.
+ *
+ *   Q6_K, per super-block: Q (3072 bytes): for half h < 2 and c < 8 the
+ *     chunks ql bytes 64h + 4c.., ql bytes 64h + 32 + 4c.., qh bytes
+ *     32h + 4c.. (192 bytes at 192 (8h + c)): the low / high nibbles of
+ *     the first are elements 128h + 4c.. / 128h + 64 + 4c.., of the
+ *     second 128h + 32 + 4c.. / 128h + 96 + 4c.., whose top two bits
+ *     are bits 0-1 / 4-5 and 2-3 / 6-7 of the third;
+ *     S (256 bytes): byte 16g + i = scales[g] of row i (one vpmovsxbd
+ *     per group of 16 elements);  D (32 bytes): the 16 rows' f16 d.
+ *   Super-blocks go in pairs, [D k][D k+1][S k][Q k][S k+1][Q k+1]
+ *   (6720 bytes, 105 x 64: every part 64-byte aligned, and read in
+ *   address order, so decode's prefetch stream covers them all); an odd
+ *   last one is [S][Q][D].  With nb odd, every other panel starts 32
+ *   bytes past a 64-byte boundary (panel p at p * 3360 nb); such a panel
+ *   puts the D of its odd last super-block first, which realigns
+ *   everything after it (kern_p6_*_off()).  So a packed Q6_K matrix
+ *   must stay at the address it was packed to (or move by a multiple
+ *   of 64), and kern_ops.pack accepts a dst 32 bytes off alignment for
+ *   it, as a split at an odd panel of an aligned region gives.
+ *
+ * The activation row for packed K-quants is struct kern_act_pk per
+ * super-block: the Q8_K qs in element order, d, bs[j] = sum of the q of
+ * the 32-element sub-block j (Q4_K, Q5_K mins term), and
+ * c[g] = -32 * bsums[g] (Q6_K: the accumulator of group g starts there,
+ * so the unsigned 6-bit q need no per-element -32).
  */
 #ifndef CLOISTER_KERN_SIMD_H
 #define CLOISTER_KERN_SIMD_H
@@ -105,6 +154,20 @@ struct kern_act_pb {
 };
 _Static_assert(sizeof(struct kern_act_pb) == 40, "kern_act_pb size");
 
+struct kern_act_pk {
+	int8_t		qs[256];
+	int32_t		c[16];
+	int16_t		bs[8];
+	float		d;
+	uint8_t		pad[44];
+};
+_Static_assert(sizeof(struct kern_act_pk) == 384, "kern_act_pk size");
+
+/* Bytes of one super-block of a packed K-quant panel (Q6_K: average). */
+#define KERN_PK_Q4K	2304
+#define KERN_PK_Q5K	2816
+#define KERN_PK_Q6K	3360
+
 /*
  * Bytes of one prepared activation row of n elements for weights of
  * computable type wtype (n a multiple of its block size; callers check).
@@ -118,6 +181,10 @@ kern_simd_act_bytes(uint32_t wtype, size_t n)
 	case GGML_TYPE_Q8_0 | KERN_PACKED:
 		return (n / 32 * sizeof(struct kern_act_pb) + 63) &
 		    ~(size_t)63;
+	case GGML_TYPE_Q4_K | KERN_PACKED:
+	case GGML_TYPE_Q5_K | KERN_PACKED:
+	case GGML_TYPE_Q6_K | KERN_PACKED:
+		return n / 256 * sizeof(struct kern_act_pk);
 	case GGML_TYPE_Q4_0:
 	case GGML_TYPE_Q4_1:
 	case GGML_TYPE_Q5_0:
@@ -151,9 +218,13 @@ void	kern_simd_act_prepare(uint32_t wtype, const float *x, void *act,
 unsigned kern_simd_pack_rows(uint32_t wtype);
 void	kern_simd_pack(uint32_t wtype, const void *src, size_t src_stride,
 	    size_t n, size_t rows, void *dst);
-/* kern_ops.row_f32 of every table: stored or packed rows. */
+/*
+ * kern_ops.row_f32 of every table: stored rows, or packed Q4_0 / Q8_0
+ * (kern_simd_row_f32_packed; the K-quant panels are only multiplied).
+ */
 void	kern_simd_row_f32(uint32_t wtype, const void *w, size_t w_stride,
 	    size_t n, size_t r, float *out);
+int	kern_simd_row_f32_packed(uint32_t wtype);
 
 /* Offsets in a panel of the packed qs and d of block k of nb (n / 32). */
 static inline size_t
@@ -174,6 +245,45 @@ kern_pb_d_off(size_t qb, size_t k, size_t nb)
 }
 
 /*
+ * Offsets in a packed Q6_K panel of the Q, S and D parts of super-block
+ * k of nb; sh = kern_p6_shift(panel address): 32 when the panel starts
+ * 32 bytes past a 64-byte boundary (nb odd, every other panel), else 0.
+ * The address, not the panel's index, decides, so that pack and matmul
+ * agree however the rows were split between calls.
+ */
+static inline size_t
+kern_p6_shift(const void *panel)
+{
+	return (size_t)((uintptr_t)panel & 32);
+}
+
+static inline size_t
+kern_p6_s_off(size_t k, size_t nb, size_t sh)
+{
+	const size_t pair = sh + (k / 2) * 2 * KERN_PK_Q6K;
+
+	if (k % 2 == 0 && k + 1 == nb)		/* odd last super-block */
+		return pair;
+	return pair + 64 + (k % 2) * (256 + 3072);
+}
+
+static inline size_t
+kern_p6_q_off(size_t k, size_t nb, size_t sh)
+{
+	return kern_p6_s_off(k, nb, sh) + 256;
+}
+
+static inline size_t
+kern_p6_d_off(size_t k, size_t nb, size_t sh)
+{
+	const size_t pair = sh + (k / 2) * 2 * KERN_PK_Q6K;
+
+	if (k % 2 == 0 && k + 1 == nb)
+		return sh != 0 ? 0 : pair + 256 + 3072;
+	return pair + (k % 2) * 32;
+}
+
+/*
  * matmul and dot_f32 of each variant, defined only in builds for their
  * architecture, each in its own library built with its own flags
  * (libkern_avx2.a: AVX2 + FMA + F16C; libkern_avx512.a: AVX-512
@@ -191,7 +301,10 @@ void	kern_avx512_matmul(uint32_t wtype, const void *w, size_t w_stride,
 	    size_t n, const void *act, size_t n_tok, float *y, size_t ldy,
 	    size_t r0, size_t r1);
 float	kern_avx512_dot_f32(const float *a, const float *b, size_t n);
-/* kern_simd_act_prepare() vectorized: byte-identical output for finite x. */
+/*
+ * kern_simd_act_prepare() vectorized: byte-identical output for finite
+ * x.  Of the packed types, only Q4_K, Q5_K and Q6_K | KERN_PACKED.
+ */
 void	kern_avx512_act_prepare(uint32_t wtype, const float *x, void *act,
 	    size_t n);
 

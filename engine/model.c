@@ -659,7 +659,8 @@ out:
  * kernel can back it with transparent huge pages; at most one partly
  * used huge page per region is the cost.  The token embedding, a lookup
  * table and, when tied, the output matrix, is read a row at a time
- * through kern_ops.row_f32, which knows the packed layout.
+ * through kern_ops.row_f32: it is packed only where row_f32 can read
+ * the packed form (row_f32_packed), else left mapped for both uses.
  */
 #define PACK_ALIGN	((size_t)2 << 20)
 
@@ -799,13 +800,16 @@ pack_weights(struct engine_model *m, struct cl_err *err)
 	}
 	/* The embedding is read a row at a time (kern_ops.row_f32). */
 	tied = m->output.data == m->tok_embd.data;
-	ws[0] = &m->tok_embd;
-	if ((r = pack_group(m, ws, 1, err)) != CL_OK)
-		return r;
-	if (tied) {
-		m->output = m->tok_embd;
-		return CL_OK;
+	if (m->kern->row_f32_packed != NULL &&
+	    m->kern->row_f32_packed(m->tok_embd.type)) {
+		ws[0] = &m->tok_embd;
+		if ((r = pack_group(m, ws, 1, err)) != CL_OK)
+			return r;
+		if (tied)
+			m->output = m->tok_embd;
 	}
+	if (tied)
+		return CL_OK;
 	ws[0] = &m->output;
 	return pack_group(m, ws, 1, err);
 }

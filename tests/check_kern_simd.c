@@ -333,7 +333,16 @@ check_case_pk(const struct kern_ops *k, uint32_t type, size_t n, size_t rows,
 		uint8_t *pw = align64(pbuf);
 
 		ck_assert(pbuf != NULL && pad == 0);
-		k->pack(type, w, stride, n, rows, pw);
+		/*
+		 * In two calls split at panel 1, as the loader's threads do
+		 * (dst then 32 bytes off alignment for odd block counts).
+		 */
+		if (rows >= 32) {
+			k->pack(type, w, stride, n, 16, pw);
+			k->pack(type, w + 16 * stride, stride, n, rows - 16,
+			    pw + 16 * rb);
+		} else
+			k->pack(type, w, stride, n, rows, pw);
 		k->matmul(ktype, pw, rb, n, act, n_tok, yv, ldy, r0, r1);
 		cl_free(pbuf);
 	} else
@@ -468,12 +477,16 @@ END_TEST
  * rows multiplied by the packed kernel agree with the scalar reference
  * and the integer reference dots exactly as the row kernels must (the
  * same check_case), for odd and even block counts (n = 32 .. 2048, and
- * 1792 as in the model), panels of rows [0, rows) and an inner range,
- * and token counts that exercise every tile width (1, 2, 3, 5, 8, 9, 17).
+ * 1792 as in the model; K-quants 1, 2, 3, 7, 8 super-blocks, so Q6_K's
+ * odd panels start 32 bytes off and take their realigned layout), panels
+ * of rows [0, rows) and an inner range, and token counts that exercise
+ * every tile width (1, 2, 3, 5, 8, 9, 17).  The avx512 table must pack
+ * Q4_0, Q8_0, Q4_K, Q5_K and Q6_K.
  */
 START_TEST(test_matmul_packed)
 {
-	static const size_t ns[] = { 32, 64, 96, 256, 288, 1792, 2048 };
+	static const size_t ns[] = { 32, 64, 96, 256, 288, 512, 768, 1792,
+	    2048 };
 	static const size_t rows_l[] = { 16, 48 };
 	static const size_t toks[] = { 1, 2, 3, 5, 8, 9, 17 };
 	const uint32_t type = types[_i];
@@ -513,15 +526,18 @@ START_TEST(test_matmul_packed)
 			}
 		}
 	}
-	if (type == GGML_TYPE_Q4_0 && kern_ops_select(KERN_FORCE_AVX512) !=
-	    NULL)
+	if ((type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0 ||
+	    type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q5_K ||
+	    type == GGML_TYPE_Q6_K) &&
+	    kern_ops_select(KERN_FORCE_AVX512) != NULL)
 		ck_assert_uint_gt(ran, 0);
 }
 END_TEST
 
 /*
  * row_f32 (the embedding lookup) on packed rows gives exactly the
- * dequantized stored row, for every row of a few panels.
+ * dequantized stored row, for every row of a few panels, for every type
+ * it claims to read packed (Q4_0 and Q8_0 at least, on AVX-512).
  */
 START_TEST(test_row_f32_packed)
 {
@@ -532,9 +548,10 @@ START_TEST(test_row_f32_packed)
 	for (v = 0; v < N_VARIANTS; v++) {
 		const struct kern_ops *k = variant(v);
 
-		if (k == NULL || k->pack_rows == NULL ||
-		    k->pack_rows(type) == 0)
+		if (k == NULL || k->row_f32_packed == NULL ||
+		    !k->row_f32_packed(type))
 			continue;
+		ck_assert_uint_gt(k->pack_rows(type), 0);
 		rng_state = 77 + _i;
 		for (a = 0; a < sizeof(ns) / sizeof(ns[0]); a++) {
 			const size_t n = ns[a], rows = 48;
@@ -573,6 +590,127 @@ START_TEST(test_row_f32_packed)
 			cl_free(want);
 			cl_free(got);
 		}
+	}
+	if ((type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0) &&
+	    kern_ops_select(KERN_FORCE_AVX512) != NULL)
+		ck_assert(kern_ops_select(KERN_FORCE_AVX512)->row_f32_packed(
+		    type));
+}
+END_TEST
+
+/*
+ * Row i of super-block kk of panel p (of nb super-blocks; pp its first
+ * byte) holds the stored block blk where kern_simd.h says.  The offsets
+ * are written out here from that text, not taken from the helpers.
+ */
+static void
+check_pack_block(uint32_t t, const uint8_t *blk, const uint8_t *pp,
+    size_t p, size_t kk, size_t nb, size_t i)
+{
+	size_t c, g, base;
+	uint8_t sc[8], m[8];
+	int b;
+
+	if (t == GGML_TYPE_Q6_K) {
+		/* sh: panel p starts at p * 3360 * nb. */
+		const size_t sh = p * 3360 * nb % 64;
+		const size_t pair = sh + kk / 2 * 6720;
+		const int last = kk % 2 == 0 && kk + 1 == nb;
+		const size_t so = last ? pair : pair + 64 + kk % 2 * 3328;
+		const size_t dof = last ? (sh ? 0 : pair + 3328) :
+		    pair + kk % 2 * 32;
+
+		ck_assert(memcmp(pp + dof + 2 * i, blk + 208, 2) == 0);
+		for (g = 0; g < 16; g++)
+			ck_assert_uint_eq(pp[so + 16 * g + i], blk[192 + g]);
+		for (c = 0; c < 16; c++) {
+			const uint8_t *o = pp + so + 256 + 192 * c + 4 * i;
+			const size_t h = c / 8, cc = c % 8;
+
+			ck_assert(memcmp(o, blk + 64 * h + 4 * cc, 4) == 0);
+			ck_assert(memcmp(o + 64, blk + 64 * h + 32 + 4 * cc,
+			    4) == 0);
+			ck_assert(memcmp(o + 128, blk + 128 + 32 * h + 4 * cc,
+			    4) == 0);
+		}
+		return;
+	}
+	base = kk * (t == GGML_TYPE_Q4_K ? 2304 : 2816);
+	ck_assert(memcmp(pp + base + 2 * i, blk, 2) == 0);
+	ck_assert(memcmp(pp + base + 32 + 2 * i, blk + 2, 2) == 0);
+	for (b = 0; b < 8; b++)
+		quant_k4_scale_min(b, blk + 4, &sc[b], &m[b]);
+	for (b = 0; b < 4; b++) {
+		const uint8_t sl = pp[base + 64 + 4 * i + b];
+		const uint8_t ml = pp[base + 128 + 4 * i + b];
+		const uint8_t hb = pp[base + 192 + 4 * i + b];
+
+		ck_assert_uint_eq((sl & 15) | (hb & 3) << 4, sc[b]);
+		ck_assert_uint_eq((sl >> 4) | (hb >> 2 & 3) << 4, sc[b + 4]);
+		ck_assert_uint_eq((ml & 15) | (hb >> 4 & 3) << 4, m[b]);
+		ck_assert_uint_eq((ml >> 4) | (hb >> 6) << 4, m[b + 4]);
+	}
+	for (c = 0; c < 32; c++)
+		ck_assert(memcmp(pp + base + 256 + 64 * c + 4 * i, blk +
+		    (t == GGML_TYPE_Q4_K ? 16 : 48) + 4 * c, 4) == 0);
+	if (t == GGML_TYPE_Q5_K)
+		for (c = 0; c < 8; c++)
+			ck_assert(memcmp(pp + base + 2304 + 64 * c + 4 * i,
+			    blk + 16 + 4 * c, 4) == 0);
+}
+
+/*
+ * The packed K-quant layouts byte for byte as kern_simd.h documents
+ * them, on random rows (every bit of the scales and quants has to land
+ * where the text says): 3 panels of 3 super-blocks, so the middle Q6_K
+ * panel starts 32 bytes off and takes its realigned form.  Packing the
+ * rows in two calls split at panel 1 (as the model loader's threads do;
+ * dst then 32 bytes off for Q6_K) gives the same bytes.
+ */
+START_TEST(test_pack_layout_k)
+{
+	static const uint32_t kt[] = { GGML_TYPE_Q4_K, GGML_TYPE_Q5_K,
+	    GGML_TYPE_Q6_K };
+	const struct kern_ops *k = kern_ops_select(KERN_FORCE_AVX512);
+	const size_t n = 768, nb = 3, rows = 48;
+	size_t a, rb, p, kk, i;
+	uint8_t *w, *buf, *pw, *buf2, *pw2;
+
+	if (k == NULL) {
+		fprintf(stderr, "check_kern_simd: no avx512: packed layout "
+		    "not checked\n");
+		return;
+	}
+	rng_state = 0xfeedull;
+	for (a = 0; a < sizeof(kt) / sizeof(kt[0]); a++) {
+		const uint32_t t = kt[a];
+
+		rb = row_bytes(t, n);
+		w = cl_malloc(rows * rb);
+		buf = cl_malloc(rows * rb + 64);
+		buf2 = cl_malloc(rows * rb + 64);
+		ck_assert(w != NULL && buf != NULL && buf2 != NULL);
+		pw = align64(buf);
+		pw2 = align64(buf2);
+		for (i = 0; i < rows; i++)
+			gen_row(t, w + i * rb, n, 0);
+		ck_assert_uint_eq(k->pack_rows(t), 16);
+		k->pack(t, w, rb, n, rows, pw);
+		k->pack(t, w, rb, n, 16, pw2);
+		k->pack(t, w + 16 * rb, rb, n, rows - 16, pw2 + 16 * rb);
+		ck_assert(memcmp(pw, pw2, rows * rb) == 0);
+		if (t == GGML_TYPE_Q6_K)
+			ck_assert_uint_eq((uintptr_t)(pw2 + 16 * rb) % 64, 32);
+		for (p = 0; p < rows / 16; p++)
+			for (kk = 0; kk < nb; kk++)
+				for (i = 0; i < 16; i++)
+					check_pack_block(t, w + (16 * p + i) *
+					    rb + kk * ggml_type_info(t)->
+					    blck_bytes, pw + p * 16 * rb, p,
+					    kk, nb, i);
+		cl_free(w);
+		cl_free(buf);
+		cl_free(buf2);
 	}
 }
 END_TEST
@@ -674,26 +812,36 @@ END_TEST
  * kern_simd_act_prepare(), which takes its integers and scales from
  * quant.c's reference quantizers: on random rows, zero blocks, ties of
  * +a and -a for the largest magnitude (the sign of the first decides
- * Q8_K's scale), values on rounding boundaries and tiny values.
+ * Q8_K's scale), values on rounding boundaries and tiny values; for the
+ * packed form too, where the variant packs the type.
  */
 START_TEST(test_act_prepare)
 {
 	static const size_t ns[] = { 1, 33, 32, 96, 160, 256, 512, 4096 };
 	const uint32_t type = types[_i];
 	const struct ggml_type_info *ti = ggml_type_info(type);
+	const size_t mb = kern_simd_act_bytes(type, 4096) >
+	    kern_simd_act_bytes(type | KERN_PACKED, 4096) ?
+	    kern_simd_act_bytes(type, 4096) :
+	    kern_simd_act_bytes(type | KERN_PACKED, 4096);
 	float *x = cl_malloc(4096 * sizeof(float));
-	uint8_t *want = cl_malloc(kern_simd_act_bytes(type, 4096) + 64);
-	uint8_t *got = cl_malloc(kern_simd_act_bytes(type, 4096) + 64);
+	uint8_t *want = cl_malloc(mb + 64);
+	uint8_t *got = cl_malloc(mb + 64);
 	size_t v, a, i, len;
+	uint32_t at;
 	int mode, pk;
 
 	ck_assert(x && want && got);
 	rng_state = 1234 + _i;
-	for (v = 0; v < N_VARIANTS; v++) {
-		const struct kern_ops *k = variant(v);
+	for (v = 0; v < N_VARIANTS * 2; v++) {
+		const struct kern_ops *k = variant(v / 2);
 
-		if (k == NULL)
+		/* Odd v: the packed form, where the variant packs type. */
+		pk = (int)(v % 2);
+		if (k == NULL || (pk && (k->pack_rows == NULL ||
+		    k->pack_rows(type) == 0)))
 			continue;
+		at = pk ? type | KERN_PACKED : type;
 		for (a = 0; a < sizeof(ns) / sizeof(ns[0]); a++) {
 			if (ns[a] % ti->blck_elems != 0)
 				continue;
@@ -711,25 +859,15 @@ START_TEST(test_act_prepare)
 					if (mode == 4)
 						x[i] *= 1e-30f;
 				}
-				for (pk = 0; pk < 2; pk++) {
-					/* Also the packed layout, if any. */
-					const uint32_t kt = pk ? type |
-					    KERN_PACKED : type;
-
-					if (pk && (k->pack_rows == NULL ||
-					    k->pack_rows(type) == 0))
-						continue;
-					len = k->act_row_bytes(kt, ns[a]);
-					memset(want, 0xa5, len);
-					memset(got, 0x5a, len);
-					kern_simd_act_prepare(kt, x, want,
-					    ns[a]);
-					k->act_prepare(kt, x, got, ns[a]);
-					ck_assert_msg(memcmp(want, got, len) ==
-					    0, "%s %s%s act_prepare n=%zu mode "
-					    "%d differs", k->name, ti->name,
-					    pk ? " packed" : "", ns[a], mode);
-				}
+				len = k->act_row_bytes(at, ns[a]);
+				memset(want, 0xa5, len);
+				memset(got, 0x5a, len);
+				kern_simd_act_prepare(at, x, want, ns[a]);
+				k->act_prepare(at, x, got, ns[a]);
+				ck_assert_msg(memcmp(want, got, len) == 0,
+				    "%s %s%s act_prepare n=%zu mode %d "
+				    "differs", k->name, ti->name, pk ?
+				    " packed" : "", ns[a], mode);
 			}
 		}
 	}
@@ -817,6 +955,7 @@ kern_suite(void)
 	tcase_add_test(tc, test_matmul_model_shape);
 	tcase_add_loop_test(tc, test_matmul_packed, 0, (int)N_TYPES);
 	tcase_add_loop_test(tc, test_row_f32_packed, 0, (int)N_TYPES);
+	tcase_add_test(tc, test_pack_layout_k);
 	tcase_add_test(tc, test_known_answers);
 	suite_add_tcase(s, tc);
 
