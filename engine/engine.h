@@ -41,7 +41,12 @@ enum engine_kernels {
 struct engine_load_opts {
 	int			 n_threads;	/* compute threads, 0 = default */
 	enum engine_kernels	 kernels;
-	/* Called during loading with the fraction done (0..1); may be NULL. */
+	/*
+	 * Called during loading with the fraction done, never decreasing:
+	 * 0, then after the tensors are bound, after the tokenizer, once per
+	 * layer while weights are relaid for the kernels, and 1.  May be
+	 * NULL.
+	 */
 	void			(*progress)(void *arg, double fraction);
 	void			*progress_arg;
 	/*

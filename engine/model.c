@@ -770,8 +770,14 @@ pack_group(struct engine_model *m, struct lfm2_weight *const *ws, size_t n,
 	return CL_OK;
 }
 
+/*
+ * Pack every packable weight, layer by layer, reporting progress from
+ * p0 to 1 through opts->progress (the relayout is most of a large
+ * model's load time).
+ */
 static int
-pack_weights(struct engine_model *m, struct cl_err *err)
+pack_weights(struct engine_model *m, const struct engine_load_opts *opts,
+    double p0, struct cl_err *err)
 {
 	struct lfm2_weight *ws[16];
 	uint32_t il;
@@ -797,6 +803,9 @@ pack_weights(struct engine_model *m, struct cl_err *err)
 		ws[n++] = &L->down_exps;
 		if ((r = pack_group(m, ws, n, err)) != CL_OK)
 			return r;
+		if (opts->progress != NULL && il + 1 < m->hp.n_layer)
+			opts->progress(opts->progress_arg, p0 + (1.0 - p0) *
+			    (double)(il + 1) / (double)(m->hp.n_layer + 1));
 	}
 	/* The embedding is read a row at a time (kern_ops.row_f32). */
 	tied = m->output.data == m->tok_embd.data;
@@ -915,7 +924,7 @@ engine_model_load(int fd, const struct engine_load_opts *opts,
 	    (r = load_tensors(m, err)) != CL_OK)
 		goto out;
 	if (opts->progress != NULL)
-		opts->progress(opts->progress_arg, 0.5);
+		opts->progress(opts->progress_arg, 0.1);
 	if ((r = load_tokenizer(m, err)) != CL_OK)
 		goto out;
 
@@ -935,7 +944,9 @@ engine_model_load(int fd, const struct engine_load_opts *opts,
 		goto out;
 	/* After fill_info: it reads the stored types of the tensors. */
 	fill_info(m);
-	if ((r = pack_weights(m, err)) != CL_OK)
+	if (opts->progress != NULL)
+		opts->progress(opts->progress_arg, 0.2);
+	if ((r = pack_weights(m, opts, 0.2, err)) != CL_OK)
 		goto out;
 	if (opts->progress != NULL)
 		opts->progress(opts->progress_arg, 1.0);

@@ -437,6 +437,60 @@ START_TEST(test_batch_vs_seq_and_threads)
 }
 END_TEST
 
+/*
+ * Loading reports progress from 0 to 1, never backwards, with a step for
+ * every layer but the last while weights are relaid (most of a large
+ * model's load), with the fast kernels and with the reference alike.
+ */
+struct prog {
+	int	n;
+	double	first, last;
+	bool	monotonic;
+};
+
+static void
+on_prog(void *arg, double f)
+{
+	struct prog *p = arg;
+
+	if (p->n == 0)
+		p->first = f;
+	else if (f < p->last)
+		p->monotonic = false;
+	p->last = f;
+	p->n++;
+}
+
+START_TEST(test_load_progress)
+{
+	static const enum engine_kernels ks[] = { ENGINE_KERNELS_AUTO,
+	    ENGINE_KERNELS_REF };
+	struct cl_err err = CL_ERR_INIT;
+	struct engine_model *m;
+	char path[4096];
+	size_t i;
+	int fd;
+
+	model_path(path, sizeof(path), "q4_0");
+	for (i = 0; i < 2; i++) {
+		struct prog p = { 0, -1, -1, true };
+		struct engine_load_opts lo = { 1, ks[i], on_prog, &p, 0 };
+
+		fd = open(path, O_RDONLY);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(engine_model_load(fd, &lo, &m, &err), CL_OK);
+		close(fd);
+		ck_assert(p.monotonic);
+		ck_assert(p.first == 0.0);
+		ck_assert(p.last == 1.0);
+		/* 0, bound, tokenizer ready, one per layer but the last, 1 */
+		ck_assert_int_eq(p.n,
+		    3 + (int)engine_model_get_info(m)->n_layer);
+		engine_model_free(m);
+	}
+}
+END_TEST
+
 START_TEST(test_ctx_errors)
 {
 	struct engine_model *m = load_model("q4_0", ENGINE_KERNELS_REF, 1);
@@ -763,6 +817,7 @@ engine_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("context");
 	tcase_add_test(tc, test_ctx_errors);
+	tcase_add_test(tc, test_load_progress);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("tokenizer");
 	tcase_add_test(tc, test_tokenize);
