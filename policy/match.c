@@ -309,7 +309,7 @@ int
 term_match_at(const struct policy_profile *pr, const char *s, size_t n,
     size_t pos, bool final, size_t *idx, size_t *mlen)
 {
-	size_t i, len, best = 0;
+	size_t i, len = 0, best = 0;
 	int r, res = MATCH_NO;
 	unsigned char c0, f0;
 
