@@ -25,13 +25,13 @@
 
 #include "audit/audit.h"
 #include "cli/broker.h"
+#include "cli/sha256.h"
 #include "cli/cli.h"
 #include "cli/cmd_policy.h"
 #include "cli/cmd_store.h"
 #include "policy/policy.h"
 #include "store/store.h"
 
-#define HASH_CHUNK	(1u << 20)	/* bytes read at a time to hash */
 
 struct cli_broker {
 	const char		*cmd;
@@ -128,37 +128,6 @@ static void
 hex(char *out, const uint8_t h[32])
 {
 	sodium_bin2hex(out, 65, h, 32);
-}
-
-/* SHA-256 of the whole file `fd` (pread: the offset is not moved). */
-static int
-hash_fd(int fd, uint8_t h[32], struct cl_err *err)
-{
-	crypto_hash_sha256_state st;
-	uint8_t *buf;
-	off_t off = 0;
-	ssize_t n;
-
-	if ((buf = cl_malloc(HASH_CHUNK)) == NULL)
-		return cl_errf(err, CL_ENOMEM, "out of memory");
-	crypto_hash_sha256_init(&st);
-	for (;;) {
-		n = pread(fd, buf, HASH_CHUNK, off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			cl_free(buf);
-			return cl_errf(err, CL_EIO, "cannot read the model: %s",
-			    strerror(errno));
-		}
-		if (n == 0)
-			break;
-		crypto_hash_sha256_update(&st, buf, (size_t)n);
-		off += n;
-	}
-	crypto_hash_sha256_final(&st, h);
-	cl_free(buf);
-	return CL_OK;
 }
 
 /* The verdict as the JSON an audit policy_action event records. */
@@ -547,7 +516,7 @@ check_model(struct cli_broker *b, const char *path)
 	 */
 	if (b->pr->n_models == 0 && b->audit == NULL)
 		return CLI_EXIT_OK;
-	if ((r = hash_fd(b->model_fd, h, &err)) != CL_OK)
+	if ((r = cli_sha256_fd(b->model_fd, h, &err)) != CL_OK)
 		return fail(b, r, &err);
 	hex(b->model_hash, h);
 	if (policy_model_is_allowed(b->pr, h))
