@@ -26,7 +26,9 @@
 #include "audit/audit.h"
 #include "cli/cli.h"
 #include "cli/cmd_audit.h"
+#include "cli/cmd_policy.h"
 #include "cli/cmd_store.h"
+#include "policy/policy.h"
 #include "store/store.h"
 
 #define SMALL_FILE_MAX	(64 * 1024)	/* checkpoint and key files */
@@ -287,6 +289,53 @@ out:
 	return r;
 }
 
+/*
+ * The log records a session only when the policy asks for an audit level
+ * for its profile (broker.c, step 5): say so when an enable would record
+ * nothing.  Advice only: the level is set either way.
+ */
+static void
+note_policy(const char *sub, const char *profile)
+{
+	struct cl_err err = CL_ERR_INIT;
+	const struct policy_profile *pr;
+	struct policy *pol = NULL;
+	char *path = NULL;
+	size_t i;
+
+	if (cmd_policy_path(&path, &err) != CL_OK)
+		return;
+	if (access(path, F_OK) != 0) {
+		fprintf(stderr, "cloister audit %s: note: there is no policy "
+		    "(%s), and sessions are logged only for profiles whose "
+		    "policy says 'audit = metadata' or 'audit = full' "
+		    "(cloister-policy(5))\n", sub, path);
+		goto out;
+	}
+	if (policy_load(path, &pol, &err) != CL_OK) {
+		fprintf(stderr, "cloister audit %s: note: the policy does not "
+		    "parse, so nothing runs until it is fixed: %s\n", sub,
+		    err.msg);
+		goto out;
+	}
+	for (i = 0; i < policy_n_profiles(pol); i++) {
+		pr = policy_profile_at(pol, i);
+		if (profile != NULL && strcmp(pr->name, profile) != 0)
+			continue;
+		if (pr->audit == POLICY_AUDIT_OFF)
+			fprintf(stderr, "cloister audit %s: note: the policy "
+			    "says 'audit = off' for profile '%s', so its "
+			    "sessions are not logged\n", sub, pr->name);
+	}
+	if (profile != NULL && policy_profile(pol, profile) == NULL)
+		fprintf(stderr, "cloister audit %s: note: the policy has no "
+		    "profile '%s', which cannot run a session\n", sub,
+		    profile);
+out:
+	policy_free(pol);
+	cl_free(path);
+}
+
 static int
 do_enable(struct opts *o, bool enable)
 {
@@ -340,6 +389,8 @@ do_enable(struct opts *o, bool enable)
 		    audit_level_name(level));
 	else
 		printf("audit off for every profile\n");
+	if (enable)
+		note_policy(sub, o->profile);
 	r = CLI_EXIT_OK;
 out:
 	store_close(s);

@@ -24,6 +24,8 @@ echo wrong | expect 6 "$C" audit enable --level full --profile kid \
     --passphrase-fd 0
 echo admin | expect 0 "$C" audit enable --level full --profile kid \
     --passphrase-fd 0
+# No policy: nothing asks for a log yet, and the command says so.
+grep -q "note: there is no policy" "$t/err" || fail "no note without policy"
 echo admin | expect 0 "$C" audit enable --level metadata --passphrase-fd 0
 echo admin | expect 0 "$C" audit disable --profile guest --passphrase-fd 0
 echo admin | expect 0 "$C" audit retention 30 --passphrase-fd 0

@@ -64,8 +64,15 @@ grep -q "cloister audit enable --level full --profile kid" "$t/err" ||
 
 echo admin | expect 0 "$C" audit enable --level full --profile kid \
     --passphrase-fd 0
+grep -q "note" "$t/err" && fail "a note for a profile the policy audits"
 echo admin | expect 0 "$C" audit enable --level metadata --profile meta \
     --passphrase-fd 0
+# Enabling for a profile the policy does not audit says it records nothing.
+echo admin | expect 0 "$C" audit enable --level full --profile quiet \
+    --passphrase-fd 0
+grep -q "says 'audit = off' for profile 'quiet'" "$t/err" ||
+    fail "no note that quiet is not audited"
+echo admin | expect 0 "$C" audit disable --profile quiet --passphrase-fd 0
 
 # Full level, a non-admin profile: the session is logged...
 Q="What is two plus two? Mail me at bob@example.com"
