@@ -768,9 +768,6 @@ MATMUL(mm_bf16, tile_bf16, 4, 4)
 /* ------------------------------------------------------------------ */
 /* Packed Q4_0 / Q8_0 panels (kern_simd.h "Packed weights") */
 
-#ifndef PB_PF_DIST
-#define PB_PF_DIST	PF_DIST
-#endif
 
 AI __m512i
 bcast32(const int8_t *p)
@@ -802,7 +799,7 @@ pb_tile(uint32_t wt, const uint8_t *pw, size_t nb, const uint8_t *act,
 	for (j = 0; j < TT; j++)
 		acc[j] = _mm512_setzero_ps();
 	for (k = 0; k < nb; k++) {
-		const uint8_t *q = pw + kern_pb_qs_off(qb, k, nb);
+		const uint8_t *q = pw + kern_pb_qs_off(qb, k);
 		const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(
 		    (const void *)(pw + kern_pb_d_off(qb, k, nb))));
 		__m512i v[8];
@@ -810,7 +807,7 @@ pb_tile(uint32_t wt, const uint8_t *pw, size_t nb, const uint8_t *act,
 		if (TT == 1)
 			for (o = 0; o < blk; o += 64)
 				_mm_prefetch((const char *)pw + k * blk +
-				    PB_PF_DIST + o, _MM_HINT_T0);
+				    PF_DIST + o, _MM_HINT_T0);
 		if (q8) {
 #pragma GCC unroll 8
 			for (c = 0; c < 8; c++)

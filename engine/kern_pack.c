@@ -39,7 +39,7 @@ pack_panel(const uint8_t *src, size_t stride, size_t nb, size_t bsz,
 	size_t k, i, c;
 
 	for (k = 0; k < nb; k++) {
-		uint8_t *q = dst + kern_pb_qs_off(qb, k, nb);
+		uint8_t *q = dst + kern_pb_qs_off(qb, k);
 		uint8_t *d = dst + kern_pb_d_off(qb, k, nb);
 
 		for (i = 0; i < KERN_PANEL; i++) {
@@ -214,7 +214,7 @@ kern_simd_row_f32(uint32_t wtype, const void *w, size_t w_stride, size_t n,
 	for (k = 0; k < nb; k++) {
 		memcpy(blk, pw + kern_pb_d_off(qb, k, nb) + 2 * i, 2);
 		for (c = 0; c < qb / 4; c++)
-			memcpy(blk + 2 + 4 * c, pw + kern_pb_qs_off(qb, k, nb) +
+			memcpy(blk + 2 + 4 * c, pw + kern_pb_qs_off(qb, k) +
 			    64 * c + 4 * i, 4);
 		quant_dequantize_row(base, blk, out + k * QUANT_QK, QUANT_QK);
 	}

@@ -226,11 +226,10 @@ void	kern_simd_row_f32(uint32_t wtype, const void *w, size_t w_stride,
 	    size_t n, size_t r, float *out);
 int	kern_simd_row_f32_packed(uint32_t wtype);
 
-/* Offsets in a panel of the packed qs and d of block k of nb (n / 32). */
+/* Offsets in a panel of the packed qs and d of block k (of nb = n / 32). */
 static inline size_t
-kern_pb_qs_off(size_t qb, size_t k, size_t nb)
+kern_pb_qs_off(size_t qb, size_t k)
 {
-	(void)nb;
 	return (k / 2) * 2 * (16 * qb + 32) + (k % 2) * 16 * qb;
 }
 

@@ -555,19 +555,18 @@ START_TEST(test_row_f32_packed)
 		rng_state = 77 + _i;
 		for (a = 0; a < sizeof(ns) / sizeof(ns[0]); a++) {
 			const size_t n = ns[a], rows = 48;
-			const size_t rb = row_bytes(type, n);
-			uint8_t *w = cl_malloc(rows * rb);
-			void *pbuf = cl_malloc(rows * rb + 64);
-			float *want = cl_malloc(n * sizeof(float));
-			float *got = cl_malloc(n * sizeof(float));
+			size_t rb;
+			uint8_t *w;
+			void *pbuf;
+			float *want, *got;
 
-			if (n % ggml_type_info(type)->blck_elems != 0) {
-				cl_free(w);
-				cl_free(pbuf);
-				cl_free(want);
-				cl_free(got);
+			if (n % ggml_type_info(type)->blck_elems != 0)
 				continue;
-			}
+			rb = row_bytes(type, n);
+			w = cl_malloc(rows * rb);
+			pbuf = cl_malloc(rows * rb + 64);
+			want = cl_malloc(n * sizeof(float));
+			got = cl_malloc(n * sizeof(float));
 			ck_assert(w && pbuf && want && got);
 			for (r = 0; r < rows; r++)
 				gen_row(type, w + r * rb, n, (int)(r % 3));
